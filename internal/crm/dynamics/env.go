@@ -1,0 +1,5 @@
+package dynamics
+
+import "os"
+
+func getenvDefault(k string) string { return os.Getenv(k) }
