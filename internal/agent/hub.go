@@ -1,0 +1,247 @@
+// Package agent is the agent hub: it knows which user sits at which extension, holds every
+// user's live connections, and delivers each call event to the users concerned without
+// letting a slow or dead connection hold anyone else up.
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ringside/ringside/internal/call"
+)
+
+// Options tune a Hub. Every field is optional.
+type Options struct {
+	// SendBuffer is how many messages may wait for one connection before it counts as
+	// slow and is dropped. Default 64.
+	SendBuffer int
+	// WriteTimeout bounds one write to a connection. Default 5s.
+	WriteTimeout time.Duration
+	// PingInterval is how often idle connections are pinged to find dead ones. Default 30s.
+	PingInterval time.Duration
+	// OriginPatterns lists extra origins (host patterns) allowed to open the stream, such
+	// as the Dynamics 365 host that embeds the agent page. The page's own host is always
+	// allowed.
+	OriginPatterns []string
+}
+
+// A Hub routes messages to users' connections. It is safe for concurrent use.
+type Hub struct {
+	opt Options
+	log *slog.Logger
+
+	mu    sync.RWMutex
+	conns map[string]map[*conn]struct{} // user → live connections
+	exts  map[string][]string           // extension → users
+
+	connected atomic.Int64
+	dropped   atomic.Int64
+}
+
+type conn struct {
+	user string
+	send chan []byte
+	once sync.Once
+	kill chan struct{} // closed when the hub drops the connection
+}
+
+func (c *conn) drop() { c.once.Do(func() { close(c.kill) }) }
+
+// NewHub returns a hub with no users.
+func NewHub(log *slog.Logger, opt Options) *Hub {
+	if opt.SendBuffer <= 0 {
+		opt.SendBuffer = 64
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 5 * time.Second
+	}
+	if opt.PingInterval <= 0 {
+		opt.PingInterval = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{opt: opt, log: log, conns: map[string]map[*conn]struct{}{}, exts: map[string][]string{}}
+}
+
+// SetExtensions replaces the extension → users map.
+func (h *Hub) SetExtensions(m map[string][]string) {
+	cp := make(map[string][]string, len(m))
+	for k, v := range m {
+		cp[k] = append([]string(nil), v...)
+	}
+	h.mu.Lock()
+	h.exts = cp
+	h.mu.Unlock()
+}
+
+// UsersAt returns the users at an extension.
+func (h *Hub) UsersAt(ext string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.exts[ext]
+}
+
+// Recipients returns the users an event concerns: for a leg's event, the users at that
+// leg's extension (or the leg's user); for a call-level event, the users of every leg.
+func (h *Hub) Recipients(ev call.Event) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	add := func(l call.Leg) {
+		if l.User != "" {
+			out = appendUnique(out, l.User)
+			return
+		}
+		for _, u := range h.exts[l.Extension] {
+			out = appendUnique(out, u)
+		}
+	}
+	if ev.Leg != nil {
+		add(*ev.Leg)
+		return out
+	}
+	for _, l := range ev.Call.Legs {
+		add(l)
+	}
+	return out
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// Send queues msg for every connection of user and returns how many took it. A
+// connection whose queue is full is dropped: it is too slow to keep up.
+func (h *Hub) Send(user string, msg []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.conns[user] {
+		select {
+		case c.send <- msg:
+			n++
+		default:
+			h.dropped.Add(1)
+			c.drop()
+		}
+	}
+	return n
+}
+
+// Connected returns the number of live connections.
+func (h *Hub) Connected() int64 { return h.connected.Load() }
+
+// Dropped returns how many connections were dropped for being too slow.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
+// Online reports whether user has at least one live connection.
+func (h *Hub) Online(user string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns[user]) > 0
+}
+
+func (h *Hub) add(c *conn) {
+	h.mu.Lock()
+	m := h.conns[c.user]
+	if m == nil {
+		m = map[*conn]struct{}{}
+		h.conns[c.user] = m
+	}
+	m[c] = struct{}{}
+	h.mu.Unlock()
+	h.connected.Add(1)
+}
+
+func (h *Hub) remove(c *conn) {
+	h.mu.Lock()
+	if m := h.conns[c.user]; m != nil {
+		delete(m, c)
+		if len(m) == 0 {
+			delete(h.conns, c.user)
+		}
+	}
+	h.mu.Unlock()
+	h.connected.Add(-1)
+}
+
+// Serve upgrades the request to a WebSocket for user and streams their messages until
+// the client goes away, the hub drops it, or ctx ends. hello messages are sent first (the
+// greeting and the calls in progress). Messages from the client are handed to onMessage
+// (nil ignores them).
+func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, hello [][]byte, onMessage func([]byte)) error {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opt.OriginPatterns})
+	if err != nil {
+		return err // Accept has answered the request
+	}
+	ws.SetReadLimit(64 << 10)
+	c := &conn{user: user, send: make(chan []byte, h.opt.SendBuffer+len(hello)), kill: make(chan struct{})}
+	for _, m := range hello {
+		c.send <- m
+	}
+	h.add(c)
+	defer h.remove(c)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer cancel()
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			if onMessage != nil {
+				onMessage(data)
+			}
+		}
+	})
+	defer wg.Wait()
+
+	ping := time.NewTicker(h.opt.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			ws.Close(websocket.StatusGoingAway, "server shutting down")
+			return nil
+		case <-c.kill:
+			h.log.Warn("dropping slow connection", "user", user)
+			ws.Close(websocket.StatusPolicyViolation, "too slow: messages were piling up")
+			return nil
+		case m := <-c.send:
+			wctx, wcancel := context.WithTimeout(ctx, h.opt.WriteTimeout)
+			err := ws.Write(wctx, websocket.MessageText, m)
+			wcancel()
+			if err != nil {
+				ws.CloseNow()
+				if errors.Is(err, context.DeadlineExceeded) {
+					h.dropped.Add(1)
+				}
+				return nil
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, h.opt.WriteTimeout)
+			err := ws.Ping(pctx)
+			pcancel()
+			if err != nil {
+				ws.CloseNow()
+				return nil
+			}
+		}
+	}
+}
