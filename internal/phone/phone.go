@@ -1,5 +1,3 @@
-// Package phone parses, normalises and matches phone numbers: E.164 first, a trailing-digit
-// fallback with lower confidence, and never a match across country codes.
 package phone
 
 // MatchKind says how two numbers matched.
@@ -10,6 +8,21 @@ const (
 	NoMatch     MatchKind = ""
 	MatchExact  MatchKind = "exact"  // same E.164 number
 	MatchSuffix MatchKind = "suffix" // same trailing significant digits (lower confidence)
+)
+
+// Limits of the parser.
+const (
+	// MaxRawBytes bounds Number.Raw: longer input is cut (at a rune boundary) before parsing.
+	MaxRawBytes = 256
+	// DefaultMinSuffixDigits is the documented default of Config.MinSuffixDigits (the config
+	// package applies it when the key is absent; 0 given explicitly turns the fallback off).
+	DefaultMinSuffixDigits = 8
+	// MinFallbackDigits is the fewest digits an unparsed number needs to get Digits at all,
+	// whatever MinSuffixDigits says: shorter strings are internal extensions or short codes.
+	MinFallbackDigits = 6
+	// maxDigits: a string with more digits than this is not a phone number (E.164 has at
+	// most 15, plus an international or national prefix).
+	maxDigits = 18
 )
 
 // Config is the phone section of ringside.yaml.
