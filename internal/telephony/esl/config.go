@@ -1,0 +1,3 @@
+package esl
+
+const defaultExtensionPattern = `^[0-9]{2,6}$`
