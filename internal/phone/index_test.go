@@ -1,0 +1,214 @@
+package phone
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+)
+
+// hitKeys renders hits as "key/field/how" for compact comparisons, sorted by key within
+// each kind (the order inside a kind is not specified). It fails the test when a suffix
+// hit comes before an exact one.
+func hitKeys(t testing.TB, hs []Hit) []string {
+	t.Helper()
+	var out []string
+	for i, h := range hs {
+		if i > 0 && hs[i-1].How == MatchSuffix && h.How == MatchExact {
+			t.Errorf("exact hit %s after a suffix hit", h.Key)
+		}
+		out = append(out, h.Key+"/"+h.Field+"/"+string(h.How))
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		return cmp.Or(
+			strings.Compare(a[strings.LastIndexByte(a, '/'):], b[strings.LastIndexByte(b, '/'):]),
+			strings.Compare(a, b))
+	})
+	return out
+}
+
+func TestIndex(t *testing.T) {
+	p := newTestParser(t)
+	st := func(raw string) Number { return p.ParseStored(raw, "") }
+	x := NewIndex(8)
+	x.Set("contact/1", []Entry{{"telephone1", st("030 1234567")}, {"mobilephone", st("0170 1234567")}})
+	x.Set("contact/2", []Entry{{"telephone1", st("12345678")}})                                            // local, fallback only
+	x.Set("contact/3", []Entry{{"telephone1", st("+49 30 1234567")}, {"telephone2", st("(030) 1234567")}}) // same number twice
+	x.Set("account/4", []Entry{{"telephone1", st("+49 30 12345678")}})
+	x.Set("lead/5", []Entry{{"telephone1", st("anonymous")}, {"telephone2", st("200")}}) // nothing to index
+	if got := x.Len(); got != 4 {
+		t.Errorf("Len = %d, want 4", got)
+	}
+
+	cases := []struct {
+		name string
+		n    Number
+		want []string
+	}{
+		{"exact, two records", p.Parse("+49301234567"), []string{"contact/1/telephone1/exact", "contact/3/telephone1/exact"}},
+		{"mobile", p.Parse("0049 170 1234567"), []string{"contact/1/mobilephone/exact"}},
+		{"exact first, then suffix", p.Parse("+49 30 12345678"), []string{"account/4/telephone1/exact", "contact/2/telephone1/suffix"}},
+		{"unknown", p.Parse("+49 30 7654321"), nil},
+		{"withheld", p.Parse("anonymous"), nil},
+		{"extension", p.Parse("200"), nil},
+		{"one digit off", p.Parse("+49 30 12345679"), nil},
+		{"other country, same digits", p.Parse("+43 30 12345678"), []string{"contact/2/telephone1/suffix"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := gocmp.Diff(c.want, hitKeys(t, x.Lookup(c.n))); diff != "" {
+				t.Errorf("Lookup(%q) (-want +got):\n%s", c.n.Raw, diff)
+			}
+		})
+	}
+
+	// The hit carries the number as indexed.
+	if hs := x.Lookup(p.Parse("0 0170 1234567")); len(hs) != 1 || hs[0].Stored.Raw != "0170 1234567" {
+		t.Errorf("Stored not kept: %+v", hs)
+	}
+
+	// Replace: contact/1 moves to another number.
+	x.Set("contact/1", []Entry{{"telephone1", st("089 9876543")}})
+	if got := hitKeys(t, x.Lookup(p.Parse("+49301234567"))); !gocmp.Equal(got, []string{"contact/3/telephone1/exact"}) {
+		t.Errorf("after replace, old number: %v", got)
+	}
+	if got := hitKeys(t, x.Lookup(p.Parse("+49899876543"))); !gocmp.Equal(got, []string{"contact/1/telephone1/exact"}) {
+		t.Errorf("after replace, new number: %v", got)
+	}
+	if got := hitKeys(t, x.Lookup(p.Parse("+491701234567"))); got != nil {
+		t.Errorf("after replace, dropped mobile: %v", got)
+	}
+
+	// Remove, and Set with no entries.
+	x.Remove("contact/2")
+	x.Remove("contact/unknown")
+	x.Set("account/4", nil)
+	if got := hitKeys(t, x.Lookup(p.Parse("+49 30 12345678"))); got != nil {
+		t.Errorf("after remove: %v", got)
+	}
+	if got := x.Len(); got != 2 {
+		t.Errorf("Len after remove = %d, want 2", got)
+	}
+}
+
+func TestIndexOneHitPerKey(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	// The same record matches exactly on one field and by suffix on another: one hit, exact.
+	x.Set("contact/1", []Entry{{"telephone2", p.ParseStored("12345678", "")}, {"telephone1", p.ParseStored("+49 30 12345678", "")}})
+	want := []string{"contact/1/telephone1/exact"}
+	if got := hitKeys(t, x.Lookup(p.Parse("+49 30 12345678"))); !gocmp.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestIndexSharedNumber: a switchboard number shared by many records (past the linear
+// de-duplication) and removals from the middle of its chains.
+func TestIndexSharedNumber(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	board := p.ParseStored("030 12345-0", "")
+	local := p.ParseStored("12345-0", "") // no area code: fallback only
+	const n = 100
+	for i := range n {
+		x.Set(fmt.Sprintf("contact/%d", i), []Entry{{"telephone1", board}, {"telephone2", local}})
+	}
+	for i := 0; i < n; i += 3 {
+		x.Remove(fmt.Sprintf("contact/%d", i))
+	}
+	hs := x.Lookup(p.Parse("+49 30 123450"))
+	seen := map[string]bool{}
+	for _, h := range hs {
+		if seen[h.Key] {
+			t.Fatalf("key %s twice", h.Key)
+		}
+		seen[h.Key] = true
+		if h.How != MatchExact || h.Field != "telephone1" {
+			t.Errorf("hit %+v, want the exact telephone1", h)
+		}
+	}
+	if want := n - (n+2)/3; len(hs) != want {
+		t.Errorf("%d hits, want %d", len(hs), want)
+	}
+	// Freed slots are reused.
+	before := len(x.slots)
+	x.Set("contact/0", []Entry{{"telephone1", board}})
+	if len(x.slots) != before {
+		t.Errorf("slots grew from %d to %d although some were free", before, len(x.slots))
+	}
+}
+
+func TestIndexNoSuffix(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(0)
+	x.Set("contact/1", []Entry{{"telephone1", p.ParseStored("12345678", "")}, {"telephone2", p.ParseStored("030 1234567", "")}})
+	if got := x.Lookup(p.Parse("+49 30 12345678")); got != nil {
+		t.Errorf("fallback off, got %v", hitKeys(t, got))
+	}
+	if got := hitKeys(t, x.Lookup(p.Parse("+49 30 1234567"))); !gocmp.Equal(got, []string{"contact/1/telephone2/exact"}) {
+		t.Errorf("exact with fallback off: %v", got)
+	}
+}
+
+// TestIndexLongNumbers: E.164 strings too long for the integer key (not real numbers, but
+// possible from hand-built Numbers) still work through the hashed key.
+func TestIndexLongNumbers(t *testing.T) {
+	x := NewIndex(8)
+	a := Number{E164: "+1234567890123456789012", Digits: "1234567890123456789012"}
+	b := Number{E164: "+9234567890123456789012", Digits: "9234567890123456789012"}
+	x.Set("a", []Entry{{"t", a}})
+	x.Set("b", []Entry{{"t", b}})
+	if got := hitKeys(t, x.Lookup(a)); !gocmp.Equal(got, []string{"a/t/exact"}) {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestIndexConcurrent(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	nums := make([]Number, 50)
+	for i := range nums {
+		nums[i] = p.ParseStored(fmt.Sprintf("030 %07d", 1000000+i), "")
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				key := fmt.Sprintf("contact/%d", (w*500+i)%60)
+				if i%7 == 0 {
+					x.Remove(key)
+				} else {
+					x.Set(key, []Entry{{"telephone1", nums[i%len(nums)]}, {"mobilephone", nums[(i+w)%len(nums)]}})
+				}
+			}
+		})
+		wg.Go(func() {
+			for i := range 2000 {
+				for _, h := range x.Lookup(nums[(i+w)%len(nums)]) {
+					if h.How != MatchExact {
+						t.Errorf("hit %+v", h)
+						return
+					}
+				}
+				_ = x.Len()
+			}
+		})
+	}
+	wg.Wait()
+	// The chains are consistent: every indexed record is found by each of its numbers.
+	for key, s := range x.keys {
+		for ; s != none; s = x.slots[s].nextKey {
+			found := false
+			for _, h := range x.Lookup(x.slots[s].num) {
+				found = found || h.Key == key
+			}
+			if !found {
+				t.Fatalf("%s not found by its number %s", key, x.slots[s].num.E164)
+			}
+		}
+	}
+}
