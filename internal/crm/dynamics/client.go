@@ -91,9 +91,12 @@ func (c *client) token(ctx context.Context, renew bool) (string, error) {
 		}
 		return "", fmt.Errorf("dynamics: sign in to %s: %w: %w", c.cfg.tokenURL, crm.ErrUnavailable, stripSecret(err, c.cfg.secret))
 	}
-	life := time.Hour
-	if !tok.Expiry.IsZero() {
-		life = tok.Expiry.Sub(now)
+	life := time.Hour // Dataverse's "about an hour" when the reply says nothing
+	switch {
+	case tok.ExpiresIn > 0:
+		life = time.Duration(tok.ExpiresIn) * time.Second
+	case !tok.Expiry.IsZero():
+		life = time.Until(tok.Expiry)
 	}
 	// Renew at 80% of the lifetime, at most 5 minutes before expiry.
 	margin := min(life/5, 5*time.Minute)

@@ -18,20 +18,17 @@ import (
 
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
 )
 
 // IndexRow is one persisted index row: a record's key and its encoded data.
-type IndexRow struct {
-	Key  string
-	Data []byte
-}
+type IndexRow = store.IndexRow
 
 // IndexStore persists the phone index and the sync state (delta links), so that a
 // restart answers lookups without a sync. internal/store implements it.
 type IndexStore interface {
 	SetState(ctx context.Context, scope, key string, value []byte) error
-	// State returns the value stored under key, or an error for which the isNotFound
-	// function given to New (default: errors.Is crm.ErrNotFound) reports true.
+	// State returns the value stored under key, or an error wrapping store.ErrNotFound.
 	State(ctx context.Context, scope, key string) ([]byte, error)
 	PutIndexRows(ctx context.Context, scope string, rows []IndexRow) error
 	DeleteIndexRows(ctx context.Context, scope string, keys []string) error
@@ -43,10 +40,9 @@ type IndexStore interface {
 type Option func(*options)
 
 type options struct {
-	getenv     func(string) string
-	now        func() time.Time
-	transport  http.RoundTripper
-	isNotFound func(error) bool
+	getenv    func(string) string
+	now       func() time.Time
+	transport http.RoundTripper
 }
 
 // WithGetenv sets how client_secret_env is read (default os.Getenv).
@@ -57,9 +53,6 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // WithTransport sets the HTTP transport (default: a clone of http.DefaultTransport).
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
-
-// WithNotFound tells the Directory which IndexStore.State errors mean "no such key".
-func WithNotFound(f func(error) bool) Option { return func(o *options) { o.isNotFound = f } }
 
 // Directory is the Dynamics 365 adapter. It implements crm.Directory, crm.Creator and
 // crm.ActivityLogger. Its methods are safe for concurrent use.
@@ -89,7 +82,7 @@ type Directory struct {
 // client_secret_env, through WithGetenv, or from client_secret_file) and returns a
 // Directory. It does no network I/O; call Run to keep the index current.
 func New(cfg Config, parser *phone.Parser, st IndexStore, log *slog.Logger, opts ...Option) (*Directory, error) {
-	o := options{getenv: getenvDefault, now: time.Now, isNotFound: func(err error) bool { return errors.Is(err, crm.ErrNotFound) }}
+	o := options{getenv: getenvDefault, now: time.Now}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringside/ringside/internal/store"
 )
 
 // State keys in the store scope.
@@ -88,7 +90,7 @@ func (d *Directory) load(ctx context.Context) error {
 func (d *Directory) state(ctx context.Context, key string) (string, error) {
 	b, err := d.st.State(ctx, d.scope, key)
 	if err != nil {
-		if d.opts.isNotFound(err) {
+		if errors.Is(err, store.ErrNotFound) {
 			return "", nil
 		}
 		return "", fmt.Errorf("dynamics: read sync state %s: %w", key, err)

@@ -1,0 +1,5 @@
+package dynamics
+
+import "github.com/ringside/ringside/internal/crm"
+
+type crmMatch = crm.Match
