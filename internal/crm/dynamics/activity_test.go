@@ -1,0 +1,263 @@
+package dynamics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/crm/dynamics/dataversetest"
+	"github.com/ringside/ringside/internal/outbox"
+	"github.com/ringside/ringside/internal/store"
+)
+
+func TestActivityID(t *testing.T) {
+	a, b := ActivityID("call:c-1"), ActivityID("call:c-1")
+	if a != b || !isGUID(a) || a[14] != '5' || !strings.ContainsRune("89ab", rune(a[19])) {
+		t.Errorf("ActivityID = %s / %s, want one stable version-5 UUID", a, b)
+	}
+	if ActivityID("call:c-2") == a {
+		t.Error("two keys share an id")
+	}
+}
+
+func TestLogCallFields(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	contact := fake.Put("contact", map[string]any{"lastname": "Doe", "telephone1": "+49 30 9876543"})
+	agent := fake.Put("systemuser", map[string]any{"fullname": "Alice", "internalemailaddress": "alice@example.com"})
+	mapped := "33333333-3333-3333-3333-333333333333"
+	d := newTestDirectory(t, fake, nil, func(c *Config) { c.UserMap = map[string]string{"bob": mapped} })
+	ctx := t.Context()
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	in := crm.Activity{
+		Key: "call:c-1", CallID: "c-1", Subject: "Incoming call from Jane Doe", Notes: "wants a quote",
+		Direction: "inbound", Number: "+49309876543", Regarding: &crm.Ref{Entity: crm.Contact, ID: contact},
+		Agent: "alice", AgentEmail: "Alice@Example.com", Start: start, End: start.Add(4*time.Minute + 12*time.Second),
+		Duration: 4*time.Minute + 12*time.Second,
+	}
+	if err := d.LogCall(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	id := ActivityID(in.Key)
+	got, ok := fake.Record("phonecall", id)
+	if !ok {
+		t.Fatalf("no phonecall %s; have %v", id, fake.Records("phonecall"))
+	}
+	want := map[string]any{
+		"activityid": id, "subject": in.Subject, "description": "wants a quote", "phonenumber": "+49309876543",
+		"directioncode": false, "actualdurationminutes": 5.0,
+		"actualstart": "2026-11-25T10:00:00Z", "actualend": "2026-11-25T10:04:12Z",
+		"_regardingobjectid_value": contact, "statecode": 1.0, "statuscode": 4.0,
+	}
+	for k, v := range want {
+		if diff := cmp.Diff(v, got[k]); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", k, diff)
+		}
+	}
+	parties := partyMasks(got)
+	if diff := cmp.Diff(map[string]float64{"/contacts(" + contact + ")": 1, "/systemusers(" + agent + ")": 2}, parties); diff != "" {
+		t.Errorf("inbound parties (-want +got):\n%s", diff)
+	}
+
+	// Notes edited after save: the same record is updated (reopened, written, completed).
+	in.Notes = "wants a quote by Friday"
+	if err := d.LogCall(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Records("phonecall")); n != 1 {
+		t.Fatalf("%d phonecalls after an edit, want 1", n)
+	}
+	got, _ = fake.Record("phonecall", id)
+	if got["description"] != "wants a quote by Friday" || got["statecode"] != 1.0 {
+		t.Errorf("after edit: %v", got)
+	}
+
+	// Outbound by a mapped agent: parties swap, status Made.
+	out := crm.Activity{Key: "call:c-2", Direction: "outbound", Number: "+49309876543", Agent: "bob",
+		Regarding: &crm.Ref{Entity: crm.Contact, ID: contact}, Start: start, Duration: 30 * time.Second}
+	if err := d.LogCall(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = fake.Record("phonecall", ActivityID(out.Key))
+	if got["directioncode"] != true || got["statuscode"] != 2.0 || got["actualdurationminutes"] != 1.0 || got["subject"] == "" {
+		t.Errorf("outbound: %v", got)
+	}
+	if diff := cmp.Diff(map[string]float64{"/systemusers(" + mapped + ")": 1, "/contacts(" + contact + ")": 2}, partyMasks(got)); diff != "" {
+		t.Errorf("outbound parties (-want +got):\n%s", diff)
+	}
+
+	// A missed call to call back stays open; an unknown caller has no caller party.
+	missed := crm.Activity{Key: "call:c-3", Direction: "inbound", Number: "+4917012345", Missed: true, Open: true, Start: start}
+	if err := d.LogCall(ctx, missed); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = fake.Record("phonecall", ActivityID(missed.Key))
+	if _, has := got["statecode"]; has || got["phonecall_activity_parties"] != nil {
+		t.Errorf("missed call: %v", got)
+	}
+}
+
+func partyMasks(rec map[string]any) map[string]float64 {
+	out := map[string]float64{}
+	ps, _ := rec["phonecall_activity_parties"].([]any)
+	for _, p := range ps {
+		m := p.(map[string]any)
+		for k, v := range m {
+			if strings.HasSuffix(k, "@odata.bind") {
+				out[v.(string)] = m["participationtypemask"].(float64)
+			}
+		}
+	}
+	return out
+}
+
+// TestActivityExactlyOnceThroughOutbox drives the real outbox worker and SQLite store:
+// 429 with Retry-After, then 503, then a worker killed after the CRM applied the write
+// but before the outbox row completed, then a restart of the store and a second worker.
+// The CRM must end up with exactly one, complete phonecall.
+func TestActivityExactlyOnceThroughOutbox(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	contact := fake.Put("contact", map[string]any{"lastname": "Doe", "telephone1": "+49 30 9876543"})
+	dir := t.TempDir()
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, store.Config{}, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	a := crm.Activity{Key: "call:c-9", CallID: "c-9", Subject: "Incoming call from Jane Doe", Notes: "n",
+		Direction: "inbound", Number: "+49309876543", Regarding: &crm.Ref{Entity: crm.Contact, ID: contact},
+		Start: start, End: start.Add(90 * time.Second), Duration: 90 * time.Second}
+	payload, _ := json.Marshal(a)
+	if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "crm.activity", Key: a.Key, Group: "call:c-9", Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	var clockMu sync.Mutex
+	now := start
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	handler := func(d *Directory) outbox.Handler {
+		return func(ctx context.Context, it store.OutboxItem) error {
+			var a crm.Activity
+			if err := json.Unmarshal(it.Payload, &a); err != nil {
+				return errors.Join(outbox.ErrPermanent, err)
+			}
+			return d.LogCall(ctx, a)
+		}
+	}
+	d1 := newTestDirectory(t, fake, st)
+	w1 := outbox.New(st, "node-1", map[string]outbox.Handler{"crm.activity": handler(d1)}, log,
+		outbox.Options{Now: clock, Lease: time.Minute, MinBackoff: time.Second, MaxBackoff: time.Minute})
+
+	// 1: throttled.
+	fake.Fail(dataversetest.Fault{Status: 429, RetryAfter: "30", PathPrefix: "phonecalls"})
+	if _, err := w1.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := st.ListOutbox(ctx, store.OutboxPending)
+	if len(items) != 1 || !items[0].NextAt.Equal(start.Add(30*time.Second)) || !strings.Contains(items[0].LastError, "429") {
+		t.Fatalf("after 429: %+v (want next_at = now + Retry-After)", items)
+	}
+	// Not due yet: nothing happens.
+	if n, _ := w1.RunOnce(ctx); n != 0 {
+		t.Fatalf("delivered %d items before Retry-After passed", n)
+	}
+	// 2: server error.
+	advance(30 * time.Second)
+	fake.Fail(dataversetest.Fault{Status: 503, PathPrefix: "phonecalls"})
+	if _, err := w1.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Records("phonecall")); n != 0 {
+		t.Fatalf("%d phonecalls after failures", n)
+	}
+	// 3: the worker dies right after the CRM applied the upsert.
+	advance(5 * time.Minute)
+	wctx, kill := context.WithCancel(ctx)
+	fake.OnWrite(func(method, path string) {
+		if method == "PATCH" && strings.HasPrefix(path, "phonecalls(") {
+			kill()
+		}
+	})
+	if _, err := w1.RunOnce(wctx); err != nil {
+		t.Fatal(err)
+	}
+	fake.OnWrite(nil)
+	if n := len(fake.Records("phonecall")); n != 1 {
+		t.Fatalf("%d phonecalls after the crash, want the 1 the CRM applied", n)
+	}
+	if items, _ := st.ListOutbox(ctx, store.OutboxPending); len(items) != 1 {
+		t.Fatalf("outbox after the crash: %+v, want the item still pending", items)
+	}
+	// 4: restart (store reopened, new adapter and worker); the lease lapses.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := store.Open(ctx, store.Config{}, dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	advance(2 * time.Minute)
+	d2 := newTestDirectory(t, fake, st2)
+	w2 := outbox.New(st2, "node-2", map[string]outbox.Handler{"crm.activity": handler(d2)}, log, outbox.Options{Now: clock})
+	if n, err := w2.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("redelivery: %d items, %v", n, err)
+	}
+	if items, _ := st2.ListOutbox(ctx, store.OutboxPending, store.OutboxParked); len(items) != 0 {
+		t.Fatalf("outbox not drained: %+v", items)
+	}
+	pcs := fake.Records("phonecall")
+	if len(pcs) != 1 {
+		t.Fatalf("%d phonecalls, want exactly 1: %v", len(pcs), pcs)
+	}
+	got := pcs[0]
+	for k, v := range map[string]any{"activityid": ActivityID(a.Key), "subject": a.Subject, "directioncode": false,
+		"actualdurationminutes": 2.0, "_regardingobjectid_value": contact, "statecode": 1.0, "statuscode": 4.0} {
+		if diff := cmp.Diff(v, got[k]); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", k, diff)
+		}
+	}
+}
+
+// TestActivityRejectedIsParked: a 4xx retrying cannot fix parks the item with the CRM's
+// message.
+func TestActivityRejectedIsParked(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, store.Config{}, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d := newTestDirectory(t, fake, st)
+	// A regarding record that is not a contact/account/lead GUID the CRM knows is fine
+	// for the fake; make the CRM refuse the write instead.
+	fake.Fail(dataversetest.Fault{Status: 400, Method: "PATCH", PathPrefix: "phonecalls"})
+	a := crm.Activity{Key: "call:x", Direction: "inbound", Number: "+4930111"}
+	payload, _ := json.Marshal(a)
+	if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "crm.activity", Key: a.Key, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	w := outbox.New(st, "n", map[string]outbox.Handler{"crm.activity": func(ctx context.Context, it store.OutboxItem) error {
+		var a crm.Activity
+		_ = json.Unmarshal(it.Payload, &a)
+		return d.LogCall(ctx, a)
+	}}, log, outbox.Options{})
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := st.ListOutbox(ctx, store.OutboxParked)
+	if len(items) != 1 || !strings.Contains(items[0].LastError, "An unexpected error occurred.") {
+		t.Fatalf("parked: %+v", items)
+	}
+}
