@@ -139,13 +139,20 @@ func readLines(t *testing.T, path string) []string {
 	if err != nil {
 		t.Fatalf("%v (run go test -run TestCases -update to create it)", err)
 	}
+	if len(b) == 0 {
+		return nil
+	}
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 }
 
 func golden(t *testing.T, path string, got []string) {
 	t.Helper()
 	if *update {
-		if err := os.WriteFile(path, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
+		text := ""
+		if len(got) > 0 {
+			text = strings.Join(got, "\n") + "\n"
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return

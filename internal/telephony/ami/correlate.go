@@ -883,3 +883,13 @@ func (c *correlator) endResync() {
 		cs.resync = false
 	}
 }
+
+// abortResync gives up a resynchronisation (Asterisk refused the list): what we know stays.
+func (c *correlator) abortResync() {
+	c.resyncing = false
+	c.items = c.items[:0]
+	c.gone = nil
+	for _, ch := range c.chans {
+		ch.confirmed = true
+	}
+}
