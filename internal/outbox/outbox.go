@@ -1,0 +1,215 @@
+// Package outbox delivers the store's durable outbox: it claims due items, hands each to
+// the handler for its kind, and completes, retries (with backoff) or parks it, so that
+// CRM writes and webhooks survive restarts, outages and crashes.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/store"
+)
+
+// A Handler delivers one item. It must be idempotent on it.Key: after a crash or a lost
+// lease the same item may be delivered again. Return an error wrapping crm.ErrUnavailable
+// (or a network error or timeout) for faults worth retrying; any other error parks the
+// item (wrap ErrPermanent to say so explicitly).
+type Handler func(ctx context.Context, it store.OutboxItem) error
+
+// ErrPermanent marks a handler error that retrying cannot fix (a rejected request, a
+// malformed payload): the item is parked for an admin.
+var ErrPermanent = errors.New("outbox: permanent failure")
+
+// Options tune a Worker; zero values take the defaults given.
+type Options struct {
+	Lease       time.Duration    // how long a claim lasts before another worker may take the item; default 1m
+	Poll        time.Duration    // how often to look for due items without a Kick; default 1s
+	MinBackoff  time.Duration    // first retry delay; default 1s
+	MaxBackoff  time.Duration    // longest retry delay; default 5m
+	MaxAttempts int              // attempts before a transient failure parks the item; 0 = never
+	Batch       int              // items claimed at once; default 16
+	Now         func() time.Time // clock for claims and retry times; default time.Now
+}
+
+// A Worker delivers outbox items. Several workers (in one process or many) may share a
+// store: the store's leases make sure one item is delivered by one worker at a time.
+type Worker struct {
+	st       *store.Store
+	owner    string
+	handlers map[string]Handler
+	log      *slog.Logger
+	opts     Options
+	kick     chan struct{}
+}
+
+// New returns a worker that claims items as owner (unique per worker, e.g.
+// "host:pid") and delivers them with handlers by kind. It does no I/O.
+func New(st *store.Store, owner string, handlers map[string]Handler, log *slog.Logger, opts Options) *Worker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
+	if opts.Batch <= 0 {
+		opts.Batch = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	hs := make(map[string]Handler, len(handlers))
+	for k, h := range handlers {
+		hs[k] = h
+	}
+	return &Worker{st: st, owner: owner, handlers: hs, log: log, opts: opts, kick: make(chan struct{}, 1)}
+}
+
+// Kick wakes the worker now (after an Enqueue) instead of at its next poll.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers items until ctx is done, then returns nil. Store errors are logged and
+// retried at the next poll.
+func (w *Worker) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		n, err := w.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			w.log.Error("outbox delivery", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue // there may be more due right away
+		}
+		timer.Reset(w.opts.Poll)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// RunOnce claims one batch of due items and delivers it, returning how many items it
+// handled. Tests drive the worker with it (and Options.Now) instead of Run.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, w.opts.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	var errs []error
+	for _, it := range items {
+		if ctx.Err() != nil {
+			// Shutting down: the remaining claims lapse with their lease.
+			return len(items), nil
+		}
+		if err := w.deliver(ctx, it); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(items), errors.Join(errs...)
+}
+
+// deliver runs the handler of one claimed item and records the outcome.
+func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
+	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "attempt", it.Attempts)
+	h, ok := w.handlers[it.Kind]
+	if !ok {
+		msg := fmt.Sprintf("no handler for kind %q (is the CRM or webhook that wrote it still configured?)", it.Kind)
+		log.Error("outbox item parked", "err", msg)
+		return w.st.Park(ctx, it.ID, w.owner, msg)
+	}
+	hctx, cancel := context.WithTimeout(ctx, w.opts.Lease)
+	err, stack := call(hctx, h, it)
+	cancel()
+	if stack != nil {
+		log.Error("outbox handler panicked", "err", err, "stack", string(stack))
+	}
+	if ctx.Err() != nil {
+		// The worker is stopping (or dying) mid-delivery: leave the lease, so that the
+		// item is delivered again, by whoever claims it after the lease.
+		return nil
+	}
+	if err == nil {
+		if err := w.st.Complete(ctx, it.ID, w.owner); err != nil {
+			return err
+		}
+		log.Debug("outbox item delivered")
+		return nil
+	}
+	if !transient(err) {
+		log.Error("outbox item parked", "err", err)
+		return w.st.Park(ctx, it.ID, w.owner, err.Error())
+	}
+	if w.opts.MaxAttempts > 0 && it.Attempts >= w.opts.MaxAttempts {
+		msg := fmt.Sprintf("gave up after %d attempts: %v", it.Attempts, err)
+		log.Error("outbox item parked", "err", msg)
+		return w.st.Park(ctx, it.ID, w.owner, msg)
+	}
+	next := w.opts.Now().Add(w.backoff(it.Attempts, err))
+	log.Warn("outbox item retried", "err", err, "next_at", next)
+	return w.st.Retry(ctx, it.ID, w.owner, next, err.Error())
+}
+
+// call runs h, turning a panic into a permanent error (and its stack).
+func call(ctx context.Context, h Handler, it store.OutboxItem) (err error, stack []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			err, stack = fmt.Errorf("%w: handler panicked: %v", ErrPermanent, r), debug.Stack()
+		}
+	}()
+	return h(ctx, it), nil
+}
+
+// transient says whether err is worth retrying: the CRM is unavailable, the network
+// failed, or the attempt timed out.
+func transient(err error) bool {
+	if errors.Is(err, ErrPermanent) {
+		return false
+	}
+	if errors.Is(err, crm.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// backoff returns the delay before the next attempt, after attempts so far: what a
+// RetryAfterError asks for, else exponential from MinBackoff, capped at MaxBackoff,
+// with jitter (between half and all of it) so that many items do not retry in step.
+func (w *Worker) backoff(attempts int, err error) time.Duration {
+	if ra, ok := errors.AsType[*crm.RetryAfterError](err); ok && ra.After > 0 {
+		return ra.After
+	}
+	d := w.opts.MinBackoff
+	for i := 1; i < attempts && d < w.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.opts.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
