@@ -1,0 +1,502 @@
+// Package config reads ringside.yaml strictly: every key optional with a documented default,
+// an unknown key or a wrong type is an error naming the file, line and key, and each
+// connector's section is handed on undecoded for the connector's own Config.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ringside/ringside/internal/lookup"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
+)
+
+// Config is ringside.yaml.
+type Config struct {
+	// Listen is the HTTP address. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database. Default ./ringside-data.
+	DataDir string `yaml:"data_dir"`
+	// BaseURL is how users reach Ringside (for links in notifications and webhooks).
+	// Default http://{listen}.
+	BaseURL string `yaml:"base_url"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is text or json. Default text.
+	LogFormat string        `yaml:"log_format"`
+	Phone     phone.Config  `yaml:"phone"`
+	Store     store.Config  `yaml:"store"`
+	Lookup    lookup.Config `yaml:"lookup"`
+	CRM       Section       `yaml:"crm"`
+	Telephony []Section     `yaml:"telephony"`
+	Users     []User        `yaml:"users"`
+	Calls     Calls         `yaml:"calls"`
+	Web       Web           `yaml:"web"`
+	// Rules is decoded by the rules engine.
+	Rules Raw `yaml:"rules"`
+
+	// File is the path the config was read from ("" for the embedded defaults).
+	File string `yaml:"-"`
+	// lines maps dotted key paths to their line in File.
+	lines map[string]int
+}
+
+// User is an agent declared in the config; it is created in the store at start if missing.
+type User struct {
+	Name       string   `yaml:"name"`
+	Extensions []string `yaml:"extensions"`
+	Email      string   `yaml:"email"`
+	Admin      bool     `yaml:"admin"`
+}
+
+// Calls tunes the call tracker.
+type Calls struct {
+	// MaxAge ends calls the phone system never said were over. Default 4h.
+	MaxAge time.Duration `yaml:"max_age"`
+	// LegGrace is how long a call whose phones all stopped ringing waits for another
+	// phone (queues) before it counts as missed. Default 3s.
+	LegGrace time.Duration `yaml:"leg_grace"`
+}
+
+// Web tunes the HTTP side.
+type Web struct {
+	// SessionTTL is how long a browser login lasts. Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// OriginPatterns are extra origins allowed to embed the agent page and open its
+	// stream (e.g. "*.crm4.dynamics.com" for the Dynamics 365 side panel).
+	OriginPatterns []string `yaml:"origin_patterns"`
+	// TLSCert and TLSKey serve HTTPS when both are set.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// A Section is a connector's or adapter's config: its kind and name, and the rest
+// undecoded until the connector's own Config is known.
+type Section struct {
+	Kind string
+	Name string
+	node *yaml.Node
+	file string
+}
+
+// UnmarshalYAML keeps the node for later strict decoding.
+func (s *Section) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expected a mapping with a kind", n.Line)}}
+	}
+	s.node = n
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "kind":
+			s.Kind = n.Content[i+1].Value
+		case "name":
+			s.Name = n.Content[i+1].Value
+		}
+	}
+	return nil
+}
+
+// Line is the section's line in the file (0 when unknown).
+func (s Section) Line() int {
+	if s.node == nil {
+		return 0
+	}
+	return s.node.Line
+}
+
+// Where names the section for messages: "ringside.yaml:12" or "defaults".
+func (s Section) Where() string {
+	if s.file == "" || s.node == nil {
+		return "defaults"
+	}
+	return fmt.Sprintf("%s:%d", s.file, s.node.Line)
+}
+
+// Decode decodes the section into out strictly: keys other than kind and name must be
+// fields of out. Errors name file, line and key.
+func (s Section) Decode(out any) error {
+	if s.node == nil {
+		return nil
+	}
+	var errs []error
+	strictCheck(s.node, reflect.TypeOf(out), "", s.file, map[string]bool{"kind": true, "name": true}, &errs)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// Decode a copy without kind and name, so that out needs no fields for them.
+	cp := *s.node
+	cp.Content = nil
+	for i := 0; i+1 < len(s.node.Content); i += 2 {
+		if k := s.node.Content[i].Value; k == "kind" || k == "name" {
+			continue
+		}
+		cp.Content = append(cp.Content, s.node.Content[i], s.node.Content[i+1])
+	}
+	if err := cp.Decode(out); err != nil {
+		return withFile(s.file, err)
+	}
+	return nil
+}
+
+// Raw is a part of the config decoded later by its owner (rules).
+type Raw struct {
+	node *yaml.Node
+	file string
+}
+
+// UnmarshalYAML keeps the node.
+func (r *Raw) UnmarshalYAML(n *yaml.Node) error { r.node = n; return nil }
+
+// Empty reports whether the part is absent.
+func (r Raw) Empty() bool { return r.node == nil }
+
+// Decode decodes the part strictly into out, like Section.Decode.
+func (r Raw) Decode(out any) error {
+	if r.node == nil {
+		return nil
+	}
+	var errs []error
+	strictCheck(r.node, reflect.TypeOf(out), "", r.file, nil, &errs)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := r.node.Decode(out); err != nil {
+		return withFile(r.file, err)
+	}
+	return nil
+}
+
+// Default returns the embedded defaults: no file, every default applied.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+// Load reads and checks a config file. An empty path means the embedded defaults.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads a config from data; file names it in messages.
+func Parse(file string, data []byte) (*Config, error) {
+	c := &Config{File: file, lines: map[string]int{}}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			c.applyDefaults()
+			return c, nil // an empty file is all defaults
+		}
+		return nil, withFile(file, err)
+	}
+	if len(root.Content) == 0 {
+		c.applyDefaults()
+		return c, nil
+	}
+	doc := root.Content[0]
+	var errs []error
+	strictCheck(doc, reflect.TypeOf(c), "", file, nil, &errs)
+	recordLines(doc, "", c.lines)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := doc.Decode(c); err != nil {
+		return nil, withFile(file, err)
+	}
+	c.CRM.file = file
+	for i := range c.Telephony {
+		c.Telephony[i].file = file
+	}
+	c.Rules.file = file
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var errEOF = errors.New("EOF")
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./ringside-data"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	if c.Phone.DefaultRegion == "" {
+		c.Phone.DefaultRegion = "DE"
+	}
+	if c.lines == nil || c.lines["phone.min_suffix_digits"] == 0 {
+		if c.Phone.MinSuffixDigits == 0 {
+			c.Phone.MinSuffixDigits = 8
+		}
+	}
+	if c.CRM.Kind == "" {
+		c.CRM.Kind = "builtin"
+	}
+	if len(c.Telephony) == 0 {
+		c.Telephony = []Section{{Kind: "webhook"}}
+	}
+	for i := range c.Telephony {
+		if c.Telephony[i].Name == "" {
+			c.Telephony[i].Name = c.Telephony[i].Kind
+			if i > 0 {
+				c.Telephony[i].Name = fmt.Sprintf("%s-%d", c.Telephony[i].Kind, i+1)
+			}
+		}
+	}
+	if c.Web.SessionTTL == 0 {
+		c.Web.SessionTTL = 12 * time.Hour
+	}
+}
+
+// Errorf makes an error located at a key: "ringside.yaml:7: phone.default_region: ...".
+func (c *Config) Errorf(key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if c.File == "" {
+		return fmt.Errorf("%s: %s", key, msg)
+	}
+	if l := c.lines[key]; l > 0 {
+		return fmt.Errorf("%s:%d: %s: %s", c.File, l, key, msg)
+	}
+	return fmt.Errorf("%s: %s: %s", c.File, key, msg)
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, err := phone.NewParser(c.Phone); err != nil {
+		key := "phone.default_region"
+		if c.Phone.MinSuffixDigits < 0 {
+			key = "phone.min_suffix_digits"
+		}
+		errs = append(errs, c.Errorf(key, "%v", strings.TrimPrefix(err.Error(), "phone: ")))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, c.Errorf("log_level", "%q is not debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, c.Errorf("log_format", "%q is not text or json", c.LogFormat))
+	}
+	switch c.Store.Driver {
+	case "", "sqlite", "postgres":
+	default:
+		errs = append(errs, c.Errorf("store.driver", "%q is not sqlite or postgres", c.Store.Driver))
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		if u.Name == "" {
+			errs = append(errs, c.Errorf(key, "a user needs a name"))
+		} else if seen[u.Name] {
+			errs = append(errs, c.Errorf(key, "user %q is declared twice", u.Name))
+		}
+		seen[u.Name] = true
+	}
+	names := map[string]bool{}
+	for _, t := range c.Telephony {
+		if t.Kind == "" {
+			errs = append(errs, fmt.Errorf("%s: telephony: each entry needs a kind (webhook, ami, esl, sipwatch)", t.Where()))
+		}
+		if names[t.Name] {
+			errs = append(errs, fmt.Errorf("%s: telephony: two sources are named %q; give each a unique name", t.Where(), t.Name))
+		}
+		names[t.Name] = true
+	}
+	if (c.Web.TLSCert == "") != (c.Web.TLSKey == "") {
+		errs = append(errs, c.Errorf("web", "tls_cert and tls_key go together"))
+	}
+	return errors.Join(errs...)
+}
+
+func withFile(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs []error
+		for _, e := range te.Errors {
+			errs = append(errs, fmt.Errorf("%s:%s", nonEmpty(file), strings.TrimPrefix(e, "line ")))
+		}
+		return errors.Join(errs...)
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if strings.HasPrefix(msg, "line ") {
+		return fmt.Errorf("%s:%s", nonEmpty(file), strings.TrimPrefix(msg, "line "))
+	}
+	return fmt.Errorf("%s: %s", nonEmpty(file), msg)
+}
+
+func nonEmpty(file string) string {
+	if file == "" {
+		return "config"
+	}
+	return file
+}
+
+// recordLines remembers the line of every mapping key by its dotted path.
+func recordLines(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if prefix != "" {
+				k = prefix + "." + k
+			}
+			lines[k] = n.Content[i].Line
+			recordLines(n.Content[i+1], k, lines)
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			k := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[k] = e.Line
+			recordLines(e, k, lines)
+		}
+	}
+}
+
+var (
+	nodeHolder = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
+
+// strictCheck walks n against type t and reports every key that t has no field for, with
+// its line. Types that decode themselves (yaml.Unmarshaler) are checked by their owner.
+func strictCheck(n *yaml.Node, t reflect.Type, path, file string, allow map[string]bool, errs *[]error) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		if reflect.PointerTo(t.Elem()).Implements(nodeHolder) && t.Elem().Kind() == reflect.Struct {
+			return
+		}
+		t = t.Elem()
+	}
+	if t == nil || reflect.PointerTo(t).Implements(nodeHolder) {
+		return
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type error
+		}
+		fields := map[string]reflect.Type{}
+		collectFields(t, fields)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			kp := k
+			if path != "" {
+				kp = path + "." + k
+			}
+			if allow[k] {
+				continue
+			}
+			ft, ok := fields[k]
+			if !ok {
+				*errs = append(*errs, fmt.Errorf("%s:%d: %s: unknown key%s", nonEmpty(file), n.Content[i].Line, kp, suggest(k, fields)))
+				continue
+			}
+			strictCheck(n.Content[i+1], ft, kp, file, nil, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, e := range n.Content {
+			strictCheck(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), file, nil, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			strictCheck(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, file, nil, errs)
+		}
+	}
+}
+
+func collectFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if strings.Contains(opts, "inline") || (f.Anonymous && tag == "") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				collectFields(ft, fields)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
+}
+
+func suggest(k string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for f := range fields {
+		if d := distance(k, f); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance, for "did you mean".
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,38 @@
+package web
+
+import "net/http"
+
+// routes lists every route of Ringside in one place.
+func (w *Web) routes() {
+	m := w.mux
+	// Phone systems.
+	m.Handle("POST /api/v1/events", w.events(""))
+	m.Handle("POST /api/v1/events/{source}", w.eventsNamed())
+	// Agents (token or browser session).
+	m.HandleFunc("GET /api/v1/stream", w.agentOnly(w.stream))
+	m.HandleFunc("GET /api/v1/lookup", w.agentOnly(w.lookupNumber))
+	m.HandleFunc("GET /api/v1/calls", w.agentOnly(w.listCalls))
+	m.HandleFunc("GET /api/v1/calls/{id}", w.agentOnly(w.getCall))
+	m.HandleFunc("POST /api/v1/calls/{id}/regarding", w.agentOnly(w.setRegarding))
+	m.HandleFunc("POST /api/v1/dial", w.agentOnly(w.dial))
+	m.HandleFunc("POST /api/v1/records", w.agentOnly(w.createRecord))
+	m.HandleFunc("POST /api/v1/activities", w.agentOnly(w.saveActivity))
+	m.HandleFunc("GET /api/v1/me", w.agentOnly(w.me))
+	m.HandleFunc("POST /api/v1/me/settings", w.agentOnly(w.saveSettings))
+	// Administrators.
+	m.HandleFunc("GET /api/v1/outbox", w.adminOnly(w.listOutbox))
+	// Operations.
+	m.HandleFunc("GET /healthz", w.healthz)
+	m.HandleFunc("GET /readyz", w.readyz)
+	if w.d.Metrics != nil {
+		m.Handle("GET /metrics", w.d.Metrics)
+	}
+	// The agent UI.
+	m.HandleFunc("GET /{$}", w.agentPage)
+	m.HandleFunc("GET /login", w.loginPage)
+	m.HandleFunc("POST /login", w.loginSubmit)
+	m.HandleFunc("POST /logout", w.logout)
+	m.HandleFunc("GET /crm/{entity}/{id}", w.recordPage)
+	m.HandleFunc("GET /static/{hash}/{name}", w.serveStatic)
+	m.HandleFunc("GET /favicon.ico", func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(http.StatusNoContent) })
+}

@@ -1,0 +1,256 @@
+// Package web is Ringside's HTTP side: the /api/v1 handlers, the embedded agent UI, and
+// the authentication in front of both. Every route is listed in routes.go.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ringside/ringside/internal/agent"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/lookup"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
+)
+
+//go:embed templates static
+var embedded embed.FS
+
+// Assets returns the embedded templates and static files.
+func Assets() fs.FS { return embedded }
+
+// Deps is what the web layer needs from the running server.
+type Deps struct {
+	Store     *store.Store
+	Hub       *agent.Hub
+	Lookup    *lookup.Service
+	Parser    *phone.Parser
+	Directory crm.Directory
+	// Sources are the HTTP-fed telephony sources by name; "" is the default one mounted at
+	// /api/v1/events.
+	Sources map[string]http.Handler
+	// Dial places a call for user (click-to-dial); errors wrapping
+	// telephony.ErrDialUnsupported answer 501.
+	Dial func(ctx context.Context, u store.User, number string) error
+	// Hello returns the messages a new stream connection of user gets first.
+	Hello func(user string) [][]byte
+	// QueueActivity queues the phone-call activity of a journal entry (after notes).
+	QueueActivity func(ctx context.Context, rec store.CallRecord) error
+	// Ready checks the parts of the server; a non-empty reason means not ready.
+	Ready func(ctx context.Context) map[string]string
+	// Metrics serves /metrics (nil: 404).
+	Metrics http.Handler
+	// Assets overrides the embedded templates and static files (tests, --dev).
+	Assets fs.FS
+}
+
+// Options are the web settings of ringside.yaml.
+type Options struct {
+	SessionTTL     time.Duration
+	OriginPatterns []string
+	Secure         bool // cookies only over TLS
+	CRMName        string
+}
+
+// Web serves HTTP. Build it with New; it is an http.Handler.
+type Web struct {
+	d      Deps
+	opt    Options
+	log    *slog.Logger
+	mux    *http.ServeMux
+	pages  map[string]*template.Template
+	static map[string]asset // by name
+	byHash map[string]asset // by "hash/name"
+	limits *throttle
+}
+
+type asset struct {
+	name, hash, ctype string
+	data              []byte
+}
+
+// New parses the templates (failing fast when one is broken) and builds the routes.
+func New(d Deps, opt Options, log *slog.Logger) (*Web, error) {
+	if d.Assets == nil {
+		d.Assets = embedded
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.SessionTTL <= 0 {
+		opt.SessionTTL = 12 * time.Hour
+	}
+	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newThrottle()}
+	if err := w.loadStatic(); err != nil {
+		return nil, err
+	}
+	if err := w.loadTemplates(); err != nil {
+		return nil, err
+	}
+	w.routes()
+	return w, nil
+}
+
+func (w *Web) loadStatic() error {
+	return fs.WalkDir(w.d.Assets, "static", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(w.d.Assets, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		a := asset{name: path.Base(p), hash: hex.EncodeToString(sum[:6]), data: data}
+		switch path.Ext(p) {
+		case ".js":
+			a.ctype = "text/javascript; charset=utf-8"
+		case ".css":
+			a.ctype = "text/css; charset=utf-8"
+		case ".svg":
+			a.ctype = "image/svg+xml"
+		case ".png":
+			a.ctype = "image/png"
+		case ".json":
+			a.ctype = "application/manifest+json"
+		default:
+			a.ctype = "application/octet-stream"
+		}
+		w.static[a.name] = a
+		w.byHash[a.hash+"/"+a.name] = a
+		return nil
+	})
+}
+
+func (w *Web) assetURL(name string) (string, error) {
+	a, ok := w.static[name]
+	if !ok {
+		return "", fmt.Errorf("web: no static file %q", name)
+	}
+	return "/static/" + a.hash + "/" + a.name, nil
+}
+
+var pageNames = []string{"login", "agent", "record"}
+
+func (w *Web) loadTemplates() error {
+	w.pages = map[string]*template.Template{}
+	funcs := template.FuncMap{"asset": w.assetURL}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(w.d.Assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", name, err)
+		}
+		w.pages[name] = t
+	}
+	// Every page on disk must be declared above.
+	entries, err := fs.ReadDir(w.d.Assets, "templates")
+	if err != nil {
+		return fmt.Errorf("web: templates: %w", err)
+	}
+	for _, e := range entries {
+		n := strings.TrimSuffix(e.Name(), ".html")
+		if _, ok := w.pages[n]; !ok && n != "layout" {
+			return fmt.Errorf("web: template %s.html is not declared in pageNames", n)
+		}
+	}
+	return nil
+}
+
+// ServeHTTP applies the security headers every response carries and routes.
+func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	h := rw.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	frame := "'self'"
+	for _, o := range w.opt.OriginPatterns {
+		frame += " https://" + o
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+frame)
+	w.mux.ServeHTTP(rw, r)
+}
+
+func (w *Web) render(rw http.ResponseWriter, name string, data any) {
+	var buf strings.Builder
+	if err := w.pages[name].Execute(&buf, data); err != nil {
+		w.log.Error("rendering page", "page", name, "err", err)
+		http.Error(rw, "internal error", http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	fmt.Fprint(rw, buf.String())
+}
+
+func (w *Web) serveStatic(rw http.ResponseWriter, r *http.Request) {
+	a, ok := w.byHash[r.PathValue("hash")+"/"+r.PathValue("name")]
+	if !ok {
+		http.NotFound(rw, r)
+		return
+	}
+	rw.Header().Set("Content-Type", a.ctype)
+	rw.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	rw.Write(a.data)
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.WriteHeader(code)
+	enc := json.NewEncoder(rw)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}
+
+// apiError answers {"error": msg} with code.
+func apiError(rw http.ResponseWriter, code int, msg string) {
+	writeJSON(rw, code, map[string]string{"error": msg})
+}
+
+// throttle limits login attempts per user name and per client address.
+type throttle struct {
+	mu   sync.Mutex
+	hits map[string][]time.Time
+}
+
+func newThrottle() *throttle { return &throttle{hits: map[string][]time.Time{}} }
+
+// allow records an attempt for key and reports whether it is within max per window.
+func (t *throttle) allow(key string, max int, window time.Duration, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs := t.hits[key]
+	keep := hs[:0]
+	for _, h := range hs {
+		if now.Sub(h) < window {
+			keep = append(keep, h)
+		}
+	}
+	if len(t.hits) > 100000 {
+		clear(t.hits) // bounded memory under a flood of distinct keys
+	}
+	if len(keep) >= max {
+		t.hits[key] = keep
+		return false
+	}
+	t.hits[key] = append(keep, now)
+	return true
+}
+
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	delete(t.hits, key)
+	t.mu.Unlock()
+}
