@@ -199,7 +199,6 @@ func (fs *fakeServer) handle(c net.Conn, n int) {
 	wg.Wait()
 }
 
-
 // listItems cuts the CoreShowChannel items out of a capture (their ActionID removed).
 func listItems(t testing.TB, name string) []string {
 	t.Helper()
@@ -217,3 +216,5 @@ func listItems(t testing.TB, name string) []string {
 	}
 	return out
 }
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }

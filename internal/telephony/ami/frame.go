@@ -205,6 +205,9 @@ func (d *Decoder) Next() (*Message, error) {
 			if bytes.HasPrefix(line, expect) && len(line) > len(expect) && line[len(expect)] == ':' {
 				d.endFold(m, true)
 				expect = nil
+				if len(m.raw) > d.maxFrame {
+					return nil, ErrFrameTooLong
+				}
 			} else {
 				d.fold = append(d.fold, append([]byte(nil), line...))
 				size := 0
