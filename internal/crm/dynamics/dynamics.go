@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,8 +310,26 @@ func (d *Directory) entries(rw *row) []phone.Entry {
 }
 
 // put indexes rw in memory (nil phones removes it) and returns whether it stays indexed.
-func (d *Directory) put(rw *row) bool {
-	es := d.entries(rw)
+func (d *Directory) put(rw *row) bool { return d.putEntries(rw, d.entries(rw)) }
+
+// parseAll parses the phones of rows on every CPU (parsing dominates a sync page).
+func (d *Directory) parseAll(rows []*row) [][]phone.Entry {
+	out := make([][]phone.Entry, len(rows))
+	workers := min(runtime.GOMAXPROCS(0), max(len(rows)/256, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(rows); i += workers {
+				out[i] = d.entries(rows[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// putEntries indexes rw with its parsed phones es.
+func (d *Directory) putEntries(rw *row, es []phone.Entry) bool {
 	key := rw.key()
 	d.idx.Set(key, es)
 	d.recMu.Lock()

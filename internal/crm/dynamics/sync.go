@@ -206,12 +206,15 @@ func (d *Directory) initial(ctx context.Context, t table, p *progressCounter) er
 		}
 		var puts []IndexRow
 		var dels []string
+		rows := make([]*row, 0, len(pg.Value))
 		for _, m := range pg.Value {
-			rw := rowFromJSON(t, m)
-			if rw == nil {
-				continue
+			if rw := rowFromJSON(t, m); rw != nil {
+				rows = append(rows, rw)
 			}
-			if d.put(rw) {
+		}
+		for i, es := range d.parseAll(rows) {
+			rw := rows[i]
+			if d.putEntries(rw, es) {
 				seen[rw.key()] = true
 				puts = append(puts, IndexRow{Key: rw.key(), Data: encodeRow(rw)})
 			} else {

@@ -351,3 +351,13 @@ func isGUID(s string) bool {
 	}
 	return true
 }
+
+// ParseFilter parses a URL-decoded $filter as the fake does (strictly) and returns a
+// predicate over records; known says which property names exist.
+func ParseFilter(s string, known func(string) bool) (func(map[string]any) bool, error) {
+	f, err := parseFilter(s, known)
+	if err != nil {
+		return nil, err
+	}
+	return f.eval, nil
+}

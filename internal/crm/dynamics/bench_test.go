@@ -1,0 +1,99 @@
+package dynamics
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/crm/dynamics/dataversetest"
+	"github.com/ringside/ringside/internal/phone"
+)
+
+// BenchmarkLookupIndexed measures lookups from an index of 1,000,000 phone entries
+// (500,000 contacts with a business and a mobile number, filled through the same path
+// as a sync page), and reports the p50/p99 latency of single lookups (half hits, half
+// misses).
+func BenchmarkLookupIndexed(b *testing.B) {
+	const records = 500_000
+	fake := dataversetest.New(b, dataversetest.Options{})
+	d := newTestDirectory(b, fake, nil)
+	t, _ := d.cfg.table(crm.Contact)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < records; i += 2 {
+				d.put(rowFromJSON(t, map[string]any{
+					"contactid": fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
+					"fullname":  fmt.Sprintf("Contact %d", i), "lastname": fmt.Sprintf("%d", i),
+					"telephone1":  fmt.Sprintf("+49 30 %d", 10_000_000+i),
+					"mobilephone": fmt.Sprintf("0170 %d", 20_000_000+i),
+				}))
+			}
+		})
+	}
+	wg.Wait()
+	d.ready.Store(true)
+	if n := d.idx.Len(); n != records {
+		b.Fatalf("index holds %d records", n)
+	}
+	queries := make([]phone.Number, 4096)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range queries {
+		k := rng.IntN(records)
+		switch i % 4 {
+		case 0:
+			queries[i] = d.parser.Parse(fmt.Sprintf("+4930%d", 10_000_000+k))
+		case 1:
+			queries[i] = d.parser.Parse(fmt.Sprintf("+49170%d", 20_000_000+k))
+		default: // misses
+			queries[i] = d.parser.Parse(fmt.Sprintf("+4940%d", 10_000_000+k))
+		}
+	}
+	ctx := b.Context()
+	lat := make([]time.Duration, 0, 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		q := queries[i%len(queries)]
+		t0 := time.Now()
+		ms, _ := d.Lookup(ctx, q)
+		if len(lat) < cap(lat) {
+			lat = append(lat, time.Since(t0))
+		}
+		if i%4 < 2 && len(ms) != 1 {
+			b.Fatalf("lookup %s: %d matches", q.E164, len(ms))
+		}
+		i++
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	}
+}
+
+// BenchmarkInitialSync measures the initial sync against the fake with 5 ms of
+// simulated latency per page (50,000 contacts, one phone each, pages of 5000).
+func BenchmarkInitialSync(b *testing.B) {
+	const records = 50_000
+	fake := dataversetest.New(b, dataversetest.Options{PageLatency: 5 * time.Millisecond})
+	seedContacts(fake, records)
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		d := newTestDirectory(b, fake, nil, func(c *Config) { c.PageSize = 5000; c.Tables = map[string][]string{"contact": {"telephone1", "mobilephone"}} })
+		t0 := time.Now()
+		if err := d.Sync(b.Context(), false, nil); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(t0)
+		n++
+	}
+	b.ReportMetric(float64(records*n)/total.Seconds(), "records/s")
+}
