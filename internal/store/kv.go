@@ -46,15 +46,15 @@ type IndexRow struct {
 // indexBatch is how many rows one INSERT carries (3 parameters each).
 const indexBatch = 500
 
-// txBatch is how many rows one transaction writes, so that other writers get a turn
-// during a bulk load of millions of rows.
-const txBatch = 20000
+// defaultTxBatch is how many rows one transaction writes, so that other writers get a
+// turn during a bulk load of millions of rows.
+const defaultTxBatch = 20000
 
 // PutIndexRows inserts or replaces rows in scope. Large slices are written in several
 // transactions of many rows each.
 func (s *Store) PutIndexRows(ctx context.Context, scope string, rows []IndexRow) error {
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), txBatch)]
+		chunk := rows[:min(len(rows), s.txBatch)]
 		rows = rows[len(chunk):]
 		err := s.inTx(ctx, func(t tx) error {
 			for c := chunk; len(c) > 0; {
@@ -91,7 +91,7 @@ func (s *Store) PutIndexRows(ctx context.Context, scope string, rows []IndexRow)
 // DeleteIndexRows removes the rows with these keys from scope (missing keys are fine).
 func (s *Store) DeleteIndexRows(ctx context.Context, scope string, keys []string) error {
 	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), txBatch)]
+		chunk := keys[:min(len(keys), s.txBatch)]
 		keys = keys[len(chunk):]
 		err := s.inTx(ctx, func(t tx) error {
 			for c := chunk; len(c) > 0; {
@@ -115,8 +115,8 @@ func (s *Store) DeleteIndexRows(ctx context.Context, scope string, keys []string
 	return nil
 }
 
-// loadPage is how many index rows one query reads.
-const loadPage = 10000
+// defaultLoadPage is how many index rows one query reads.
+const defaultLoadPage = 10000
 
 // LoadIndexRows calls fn for every row of scope, in key order, reading in pages so that
 // no transaction stays open while fn runs. An error from fn stops it and is returned.
@@ -124,10 +124,10 @@ func (s *Store) LoadIndexRows(ctx context.Context, scope string, fn func(IndexRo
 	after, first := "", true
 	for {
 		q := `SELECT key, data FROM index_rows WHERE scope = ? AND key > ? ORDER BY key LIMIT ?`
-		args := []any{scope, after, loadPage}
+		args := []any{scope, after, s.loadPage}
 		if first {
 			q = `SELECT key, data FROM index_rows WHERE scope = ? ORDER BY key LIMIT ?`
-			args = []any{scope, loadPage}
+			args = []any{scope, s.loadPage}
 		}
 		page, err := s.indexPage(ctx, q, args...)
 		if err != nil {
@@ -138,7 +138,7 @@ func (s *Store) LoadIndexRows(ctx context.Context, scope string, fn func(IndexRo
 				return err
 			}
 		}
-		if len(page) < loadPage {
+		if len(page) < s.loadPage {
 			return nil
 		}
 		after, first = page[len(page)-1].Key, false
@@ -151,7 +151,7 @@ func (s *Store) indexPage(ctx context.Context, q string, args ...any) ([]IndexRo
 		return nil, err
 	}
 	defer rows.Close()
-	page := make([]IndexRow, 0, loadPage)
+	page := make([]IndexRow, 0, s.loadPage)
 	for rows.Next() {
 		var r IndexRow
 		if err := rows.Scan(&r.Key, &r.Data); err != nil {

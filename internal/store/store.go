@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
@@ -50,6 +51,9 @@ type Store struct {
 	dialect dialect
 	log     *slog.Logger
 	now     func() time.Time
+	cost    int // bcrypt cost
+
+	txBatch, loadPage int // bulk index rows: rows per transaction, rows per read
 
 	dummyOnce sync.Once
 	dummyHash []byte
@@ -69,7 +73,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 		}
 		dsn = v
 	}
-	s := &Store{log: log, now: time.Now}
+	s := &Store{log: log, now: time.Now, cost: bcrypt.DefaultCost, txBatch: defaultTxBatch, loadPage: defaultLoadPage}
 	var err error
 	switch strings.ToLower(cfg.Driver) {
 	case "", "sqlite":

@@ -38,7 +38,7 @@ func (s *Store) AddUser(ctx context.Context, u User, password string) (User, err
 	if password == "" {
 		return User{}, fmt.Errorf("store: add user %s: password is empty", u.Name)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return User{}, fmt.Errorf("store: add user %s: %w", u.Name, err)
 	}
@@ -223,7 +223,7 @@ func (s *Store) ExtensionMap(ctx context.Context) (map[string][]string, error) {
 // a name that does not exist costs as much as one that does.
 func (s *Store) dummy() []byte {
 	s.dummyOnce.Do(func() {
-		s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("ringside-no-such-user"), bcrypt.DefaultCost)
+		s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("ringside-no-such-user"), s.cost)
 	})
 	return s.dummyHash
 }
@@ -251,7 +251,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if password == "" {
 		return fmt.Errorf("store: set password for %s: password is empty", name)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
 	if err != nil {
 		return fmt.Errorf("store: set password for %s: %w", name, err)
 	}
