@@ -79,6 +79,11 @@ func (p *Parser) parse(raw, region string, received bool) Number {
 	}
 	r := p.number(span, digits, p.region(region), received)
 	n.E164, n.Region, n.Digits = r.e164, r.region, r.digits
+	if n.E164 != "" && n.E164 == s {
+		// Already E.164 as received (the common case): keep one string for Raw, E164
+		// and Digits, which matters in an index of millions of numbers.
+		n.E164, n.Digits = s, s[1:]
+	}
 	n.Extension = ext
 	if n.Extension == "" {
 		n.Extension = r.ext

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -324,5 +325,13 @@ func TestNewParser(t *testing.T) {
 				t.Error("no default region applied")
 			}
 		})
+	}
+}
+
+func TestParseSharesStrings(t *testing.T) {
+	p := newTestParser(t)
+	n := p.ParseStored("+49301234567", "")
+	if unsafe.StringData(n.Raw) != unsafe.StringData(n.E164) || unsafe.StringData(n.Digits) != unsafe.StringData(n.E164[1:]) {
+		t.Error("E.164 input: Raw, E164 and Digits do not share one string")
 	}
 }
