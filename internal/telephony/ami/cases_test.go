@@ -227,3 +227,19 @@ func TestCasesCoverFixtures(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayAPI: Source.Replay gives what the correlator gives.
+func TestReplayAPI(t *testing.T) {
+	src, err := New("ami", Config{Username: "u", Secret: "s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []call.Signal
+	n, err := src.Replay(bytes.NewReader(fixture(t, "blind_transfer.ami")), func(s call.Signal) { got = append(got, s) })
+	if err != nil || n != 171 {
+		t.Fatalf("Replay = %d, %v; want 171 events", n, err)
+	}
+	if diff := cmp.Diff(replay(t, testSettings(t, nil), fixture(t, "blind_transfer.ami")), got); diff != "" {
+		t.Error(diff)
+	}
+}

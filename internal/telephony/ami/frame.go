@@ -137,6 +137,12 @@ func NewDecoder(r io.Reader, maxLine, maxFrame int) *Decoder {
 		msg: Message{raw: make([]byte, 0, 4096), fields: make([]field, 0, 32), ctl: -1}}
 }
 
+// Reset makes the decoder read r from the start of a new stream, keeping its buffers.
+func (d *Decoder) Reset(r io.Reader) {
+	d.r.Reset(r)
+	d.pending, d.fold, d.banner, d.started = nil, nil, "", false
+}
+
 // Banner returns the greeting line ("Asterisk Call Manager/11.0.0"), once it was read.
 func (d *Decoder) Banner() string { return d.banner }
 

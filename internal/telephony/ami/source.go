@@ -138,6 +138,28 @@ func (src *Source) Check(ctx context.Context) error {
 	return nil
 }
 
+// Replay reads an AMI byte stream to its end (a capture, or a connection once logged in)
+// and passes the signals it describes to emit, as Run would. It returns the number of
+// events read, and nil at the end of the stream.
+func (src *Source) Replay(r io.Reader, emit func(call.Signal)) (int, error) {
+	corr := newCorrelator(&src.s, src.name, emit)
+	dec := NewDecoder(r, src.s.MaxLineBytes, src.s.MaxFrameBytes)
+	n := 0
+	for {
+		m, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("ami: replay: %w", err)
+		}
+		if m.Event() != nil {
+			n++
+		}
+		corr.handle(m)
+	}
+}
+
 // reply is what a waiter learns from an action's response.
 type reply struct {
 	response, message, timestamp, eventList string
