@@ -233,7 +233,10 @@ func (c *correlator) addChannel(m *Message, prefix string) *channel {
 			cs.remote = call.Party{Number: number(m.Bytes(prefix + "CallerIDNum")), Name: name(m.Bytes(prefix + "CallerIDName"))}
 			cs.did = clean(string(m.Bytes(prefix+"Exten")), maxNumberBytes)
 		case kindPhone:
+			// For an internal call the remote party is the calling phone; an outbound call
+			// replaces it with the dialled number.
 			cs.originExt = ext
+			cs.remote = call.Party{Number: number(m.Bytes(prefix + "CallerIDNum")), Name: name(m.Bytes(prefix + "CallerIDName"))}
 		}
 	}
 	if kind == kindPhone && !ch.originator {
@@ -810,6 +813,9 @@ func (c *correlator) endResync() {
 			// it.exten is where the dialplan is now, not the number the caller dialled.
 		case ch.originator && kind == kindPhone:
 			cs.originExt = ext
+			if cs.dir == call.Unknown {
+				cs.remote = call.Party{Number: number([]byte(it.cidNum)), Name: name([]byte(it.cidName))}
+			}
 		case kind == kindTrunk && cs.originExt != "" && cs.dir == call.Unknown:
 			cs.dir = call.Outbound
 			cs.remote = call.Party{Number: number([]byte(it.cidNum)), Name: name([]byte(it.cidName))}

@@ -254,3 +254,27 @@ func TestPingTimeout(t *testing.T) {
 		t.Logf("state reason: %s", reason)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	fs := newFakeServer(t, func(c *fakeConn) {
+		for range c.actions {
+		}
+	})
+	for _, tc := range []struct {
+		secret, auth string
+		ok           bool
+	}{{"secret", "md5", true}, {"secret", "plain", true}, {"wrong", "md5", false}} {
+		src, err := New("pbx", Config{Address: fs.addr(), Username: "ringside", Secret: tc.secret, Auth: tc.auth}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Check(t.Context())
+		if tc.ok != (err == nil) || (!tc.ok && !errors.Is(err, ErrLogin)) {
+			t.Errorf("Check(%s, %s) = %v", tc.secret, tc.auth, err)
+		}
+	}
+	src, _ := New("pbx", Config{Address: "127.0.0.1:1", Username: "u", Secret: "s"}, nil)
+	if err := src.Check(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "ami: connect to 127.0.0.1:1") {
+		t.Errorf("Check without a server = %v", err)
+	}
+}
