@@ -44,6 +44,7 @@ func runImport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	fmt.Fprintf(e.stdout, "%s: %s\n", pos[0], res)
+	fmt.Fprintf(e.stdout, "%s: imported %d rows: %d contacts, %d leads, %d accounts (%d updated, %d created for contacts' companies)\n",
+		pos[0], res.Rows, res.Contacts, res.Leads, res.Accounts, res.AccountsUpdated, res.AccountsLinked)
 	return nil
 }

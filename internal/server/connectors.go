@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/crm/builtin"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/webhook"
+)
+
+// decodeNew decodes a section strictly into a connector's Config and builds it with mk.
+// It keeps the wiring of each kind to one line.
+func decodeNew[C any, T any](sec config.Section, mk func(C) (T, error)) (T, error) {
+	var cfg C
+	if err := sec.Decode(&cfg); err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := mk(cfg)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", sec.Where(), err)
+	}
+	return v, nil
+}
+
+// buildSource makes the telephony source of one section. Deleting a connector means
+// deleting its folder and its line here.
+func (s *Server) buildSource(sec config.Section, log *slog.Logger) (telephony.Source, error) {
+	switch sec.Kind {
+	case "webhook":
+		return decodeNew(sec, func(c webhook.Config) (telephony.Source, error) {
+			return webhook.New(sec.Name, c, s.resolveUser, log)
+		})
+	}
+	return nil, fmt.Errorf("%s: telephony: unknown kind %q (webhook, ami, esl, sipwatch)", sec.Where(), sec.Kind)
+}
+
+// buildDirectory makes the CRM directory of the crm section.
+func (s *Server) buildDirectory(sec config.Section, st *store.Store, parser *phone.Parser, log *slog.Logger) (crm.Directory, error) {
+	switch sec.Kind {
+	case "builtin":
+		return decodeNew(sec, func(c builtin.Config) (crm.Directory, error) {
+			return builtin.New(st, parser, c, log)
+		})
+	}
+	return nil, fmt.Errorf("%s: crm: unknown kind %q (builtin, dynamics)", sec.Where(), sec.Kind)
+}
+
+// OpenedDirectory is the configured CRM directory opened on its own, for commands such as
+// lookup and import.
+type OpenedDirectory struct {
+	Directory crm.Directory
+	Parser    *phone.Parser
+	Store     *store.Store
+}
+
+// Close releases the store.
+func (d *OpenedDirectory) Close() error { return d.Store.Close() }
+
+// OpenDirectory opens the store and the configured directory, loaded and ready for
+// lookups.
+func OpenDirectory(ctx context.Context, cfg *config.Config, log *slog.Logger) (*OpenedDirectory, error) {
+	parser, err := phone.NewParser(cfg.Phone)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Store, cfg.DataDir, log.With("component", "store"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log}
+	dir, err := s.buildDirectory(cfg.CRM, st, parser, log.With("component", "crm"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if l, ok := dir.(interface{ Load(context.Context) error }); ok {
+		if err := l.Load(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("crm: loading the directory: %w", err)
+		}
+	}
+	return &OpenedDirectory{Directory: dir, Parser: parser, Store: st}, nil
+}
+
+// Connect tries every phone system and the CRM that can be tried (config check --connect).
+func Connect(ctx context.Context, cfg *config.Config) error {
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	var errs []error
+	for _, sec := range cfg.Telephony {
+		src, err := s.buildSource(sec, s.log)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if c, ok := src.(interface{ Check(context.Context) error }); ok {
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			if err := c.Check(cctx); err != nil {
+				errs = append(errs, fmt.Errorf("%s (%s): %w", sec.Name, sec.Where(), err))
+			}
+			cancel()
+		}
+	}
+	if cfg.CRM.Kind != "builtin" {
+		d, err := OpenDirectory(ctx, cfg, s.log)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			if c, ok := d.Directory.(interface{ Check(context.Context) error }); ok {
+				if err := c.Check(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("crm: %w", err))
+				}
+			}
+			d.Close()
+		}
+	}
+	return errors.Join(errs...)
+}

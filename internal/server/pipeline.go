@@ -1,0 +1,354 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ringside/ringside/internal/activity"
+	"github.com/ringside/ringside/internal/agent"
+	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/lookup"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
+)
+
+// Message is one stream message: a call event with who the caller is.
+type Message struct {
+	Type    call.EventType `json:"type"`
+	Call    call.Call      `json:"call"`
+	Leg     *call.Leg      `json:"leg,omitempty"`
+	From    string         `json:"from,omitempty"`
+	Matches []crm.Match    `json:"matches"`
+	// Lookup says how far the CRM lookup is: done, pending (the CRM is slow; a
+	// call.updated follows), failed, or skipped (withheld number).
+	Lookup string `json:"lookup"`
+	// AnsweredByUser names the user who answered, for "answered by Bob".
+	AnsweredByUser string    `json:"answered_by_user,omitempty"`
+	Time           time.Time `json:"time"`
+}
+
+// MsgUpdated is the extra stream message type sent when a pending lookup completes.
+const MsgUpdated call.EventType = "call.updated"
+
+// journal is the part of the store the pipeline writes to.
+type journal interface {
+	SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error
+	GetCall(ctx context.Context, id string) (store.CallRecord, error)
+	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
+}
+
+// pipeline runs signals through the tracker, looks callers up, pops to agents, keeps the
+// journal and queues the call log. Signals of one call are handled in order by one shard.
+type pipeline struct {
+	log     *slog.Logger
+	tracker *call.Tracker
+	lookup  *lookup.Service
+	parser  *phone.Parser
+	hub     *agent.Hub
+	journal journal
+	logCall bool // the directory logs activities
+	agentOf func(ext string) (string, string)
+	observe func(ev call.Event, recipients int, since time.Time)
+	now     func() time.Time
+
+	shards []chan item
+
+	mu    sync.Mutex
+	calls map[string]*callInfo
+
+	jmu     sync.Mutex
+	jq      map[string]call.Call // call id → latest snapshot to save
+	jnotify chan struct{}
+
+	bg sync.WaitGroup // pending lookups, activity queueing
+}
+
+type item struct {
+	sig  *call.Signal
+	evs  []call.Event
+	recv time.Time
+}
+
+type callInfo struct {
+	remote  phone.Number
+	matches []crm.Match
+	state   string // done, pending, failed, skipped
+	ended   bool
+	logged  bool // the call's activity is queued
+}
+
+func newPipeline(log *slog.Logger, tr *call.Tracker, lk *lookup.Service, parser *phone.Parser, hub *agent.Hub, j journal, logCall bool, shards int) *pipeline {
+	if shards <= 0 {
+		shards = 8
+	}
+	p := &pipeline{log: log, tracker: tr, lookup: lk, parser: parser, hub: hub, journal: j, logCall: logCall,
+		now: time.Now, calls: map[string]*callInfo{}, jq: map[string]call.Call{}, jnotify: make(chan struct{}, 1)}
+	for range shards {
+		p.shards = append(p.shards, make(chan item, 256))
+	}
+	return p
+}
+
+func callKey(source, id string) string { return source + "\x00" + id }
+
+func (p *pipeline) shard(key string) chan item {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return p.shards[h.Sum32()%uint32(len(p.shards))]
+}
+
+// Emit takes a signal from a source. It blocks while the signal's shard is full
+// (backpressure) and never drops a signal.
+func (p *pipeline) Emit(s call.Signal) {
+	s2 := s
+	p.shard(callKey(s.Source, s.CallID)) <- item{sig: &s2, recv: p.now()}
+}
+
+// Run handles signals until ctx ends, then drains what was queued.
+func (p *pipeline) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, ch := range p.shards {
+		wg.Go(func() {
+			for {
+				select {
+				case it := <-ch:
+					p.handle(ctx, it)
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() { p.runJournal(ctx) })
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				evs := p.tracker.Expire()
+				// Route expiry events through their call's shard to keep per-call order.
+				byCall := map[string][]call.Event{}
+				for _, e := range evs {
+					k := callKey(e.Call.Source, e.Call.ID)
+					byCall[k] = append(byCall[k], e)
+				}
+				for k, es := range byCall {
+					select {
+					case p.shard(k) <- item{evs: es, recv: p.now()}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				p.forgetEnded()
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	wg.Wait()
+	p.bg.Wait()
+	p.flushJournal(context.WithoutCancel(ctx))
+	return nil
+}
+
+func (p *pipeline) handle(ctx context.Context, it item) {
+	evs := it.evs
+	if it.sig != nil {
+		evs = p.tracker.Handle(*it.sig)
+	}
+	for _, ev := range evs {
+		p.deliver(ctx, ev, it.recv)
+	}
+}
+
+func (p *pipeline) info(ctx context.Context, c call.Call) *callInfo {
+	key := callKey(c.Source, c.ID)
+	p.mu.Lock()
+	ci := p.calls[key]
+	p.mu.Unlock()
+	if ci != nil {
+		return ci
+	}
+	ci = &callInfo{remote: p.parser.Parse(c.Remote.Raw)}
+	if c.Remote.Raw == "" {
+		ci.remote.Withheld = true
+	}
+	if !ci.remote.Lookupable() {
+		ci.state = "skipped"
+	} else {
+		lctx, cancel := context.WithTimeout(ctx, p.lookup.Config().PopTimeout)
+		res, err := p.lookup.Lookup(lctx, ci.remote)
+		cancel()
+		switch {
+		case err == nil:
+			ci.matches, ci.state = res.Matches, "done"
+		case lctx.Err() != nil && ctx.Err() == nil:
+			ci.state = "pending"
+			p.bg.Go(func() { p.finishLookup(context.WithoutCancel(ctx), c, ci) })
+		default:
+			ci.state = "failed"
+			p.log.Warn("caller lookup failed", "call_id", c.ID, "err", err)
+		}
+	}
+	p.mu.Lock()
+	if old := p.calls[key]; old != nil {
+		ci = old
+	} else {
+		p.calls[key] = ci
+	}
+	p.mu.Unlock()
+	return ci
+}
+
+// finishLookup waits for a slow CRM and sends call.updated with the matches.
+func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) {
+	res, err := p.lookup.Lookup(ctx, ci.remote)
+	p.mu.Lock()
+	if err != nil {
+		ci.state = "failed"
+	} else {
+		ci.matches, ci.state = res.Matches, "done"
+	}
+	matches, state := ci.matches, ci.state
+	p.mu.Unlock()
+	if err != nil {
+		p.log.Warn("caller lookup failed", "call_id", c.ID, "err", err)
+	}
+	// The latest snapshot of the call, so that the update does not undo later events.
+	for _, a := range p.tracker.Active() {
+		if a.ID == c.ID && a.Source == c.Source {
+			c = a
+		}
+	}
+	msg := Message{Type: MsgUpdated, Call: c, Matches: matches, Lookup: state, Time: p.now()}
+	b, _ := json.Marshal(msg)
+	for _, u := range p.hub.Recipients(call.Event{Call: c}) {
+		p.hub.Send(u, b)
+	}
+	p.queueJournal(c)
+}
+
+func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
+	ci := p.info(ctx, ev.Call)
+	p.mu.Lock()
+	msg := Message{Type: ev.Type, Call: ev.Call, Leg: ev.Leg, From: ev.From, Matches: ci.matches, Lookup: ci.state, Time: ev.Time}
+	if ev.Type == call.EvEnded || ev.Type == call.EvMissed || ev.Type == call.EvNotAnswered {
+		ci.ended = true
+	}
+	p.mu.Unlock()
+	if msg.Matches == nil {
+		msg.Matches = []crm.Match{}
+	}
+	if ev.Call.AnsweredBy != "" {
+		if us := p.hub.UsersAt(ev.Call.AnsweredBy); len(us) > 0 {
+			msg.AnsweredByUser = us[0]
+		}
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		p.log.Error("encoding stream message", "call_id", ev.Call.ID, "err", err)
+		return
+	}
+	rcpt := p.hub.Recipients(ev)
+	for _, u := range rcpt {
+		p.hub.Send(u, b)
+	}
+	if p.observe != nil {
+		p.observe(ev, len(rcpt), recv)
+	}
+	p.queueJournal(ev.Call)
+}
+
+// logActivity queues the phone-call activity of an ended call whose journal entry is
+// written, once per call.
+func (p *pipeline) logActivity(ctx context.Context, c call.Call) {
+	p.mu.Lock()
+	ci := p.calls[callKey(c.Source, c.ID)]
+	if ci == nil || ci.logged {
+		p.mu.Unlock()
+		return
+	}
+	ci.logged = true
+	p.mu.Unlock()
+	rec, err := p.journal.GetCall(ctx, c.ID)
+	if err != nil {
+		p.log.Error("reading journal entry; call not logged", "call_id", c.ID, "err", err)
+		return
+	}
+	a := activity.Build(rec, p.agentOf, p.now())
+	if err := activity.Queue(ctx, p.journal, a); err != nil {
+		p.log.Error("queueing call log", "call_id", c.ID, "err", err)
+	}
+}
+
+func (p *pipeline) forgetEnded() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.calls) < 64 {
+		return
+	}
+	active := map[string]bool{}
+	for _, c := range p.tracker.Active() {
+		active[callKey(c.Source, c.ID)] = true
+	}
+	for k, ci := range p.calls {
+		if ci.ended && !active[k] && ci.state != "pending" && (ci.logged || !p.logCall) {
+			delete(p.calls, k)
+		}
+	}
+}
+
+// Matches returns what the pipeline knows of a call's caller (for the stream greeting).
+func (p *pipeline) Matches(c call.Call) ([]crm.Match, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ci := p.calls[callKey(c.Source, c.ID)]; ci != nil {
+		return ci.matches, ci.state
+	}
+	return nil, "pending"
+}
+
+func (p *pipeline) queueJournal(c call.Call) {
+	p.jmu.Lock()
+	p.jq[c.ID] = c
+	p.jmu.Unlock()
+	select {
+	case p.jnotify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipeline) runJournal(ctx context.Context) {
+	for {
+		select {
+		case <-p.jnotify:
+			p.flushJournal(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// flushJournal writes the latest snapshot of every call that changed.
+func (p *pipeline) flushJournal(ctx context.Context) {
+	p.jmu.Lock()
+	q := p.jq
+	p.jq = map[string]call.Call{}
+	p.jmu.Unlock()
+	for _, c := range q {
+		matches, _ := p.Matches(c)
+		if err := p.journal.SaveCall(ctx, c, matches); err != nil {
+			p.log.Error("journal write failed", "call_id", c.ID, "err", err)
+			continue
+		}
+		if c.State == call.Ended && p.logCall {
+			p.logActivity(ctx, c)
+		}
+	}
+}

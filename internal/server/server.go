@@ -1,0 +1,535 @@
+// Package server builds the running Ringside server from a Config (store, sources,
+// directory, pipeline, hub, web) and runs and stops it in order. The serve command and the
+// end-to-end tests share it.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ringside/ringside/internal/activity"
+	"github.com/ringside/ringside/internal/agent"
+	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/crm/builtin"
+	"github.com/ringside/ringside/internal/lookup"
+	"github.com/ringside/ringside/internal/outbox"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/web"
+)
+
+// Options are the serve command's switches.
+type Options struct {
+	// Listen overrides the config's listen address ("127.0.0.1:0" in tests).
+	Listen string
+	// Demo seeds sample CRM data and the agents alice and bob, and prints how to log in.
+	Demo bool
+	// Out receives what the server tells the person who started it (demo logins).
+	Out io.Writer
+}
+
+// DemoPassword is the password of the demo agents.
+const DemoPassword = "ringside"
+
+// DemoTokenFile is where --demo leaves a pbx token (in the data dir) for `ringside simulate`.
+const DemoTokenFile = "demo-pbx-token"
+
+// Server is a built Ringside server.
+type Server struct {
+	cfg    *config.Config
+	opt    Options
+	log    *slog.Logger
+	st     *store.Store
+	parser *phone.Parser
+	dir    crm.Directory
+	lookup *lookup.Service
+	hub    *agent.Hub
+	track  *call.Tracker
+	pipe   *pipeline
+	web    *web.Web
+	outbox *outbox.Worker
+	met    *metrics
+
+	sources []namedSource
+
+	mu    sync.RWMutex
+	users map[string]store.User // by name, refreshed from the store
+
+	ln    net.Listener
+	ready chan struct{}
+}
+
+type namedSource struct {
+	name string
+	kind string
+	src  telephony.Source
+}
+
+// New builds a server: it opens the store (creating the data dir) and loads the
+// directory, and checks every section of the config. It starts nothing.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Out == nil {
+		opt.Out = io.Discard
+	}
+	s := &Server{cfg: cfg, opt: opt, log: log, users: map[string]store.User{}, ready: make(chan struct{})}
+	var err error
+	if s.parser, err = phone.NewParser(cfg.Phone); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Store, cfg.DataDir, log.With("component", "store"))
+	if err != nil {
+		return nil, err
+	}
+	s.st = st
+	if err := s.build(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check builds everything a config names without opening anything: for config check.
+func Check(cfg *config.Config) error {
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), users: map[string]store.User{}}
+	var errs []error
+	if _, err := phone.NewParser(cfg.Phone); err != nil {
+		errs = append(errs, err)
+	}
+	for _, sec := range cfg.Telephony {
+		if _, err := s.buildSource(sec, s.log); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p, err := phone.NewParser(cfg.Phone); err == nil {
+		if _, err := s.buildDirectory(cfg.CRM, nil, p, s.log); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := lookup.New(nopDir{}, cfg.Lookup, nil); err != nil {
+		errs = append(errs, cfg.Errorf("lookup", "%v", err))
+	}
+	return errors.Join(errs...)
+}
+
+type nopDir struct{}
+
+func (nopDir) Lookup(context.Context, phone.Number) ([]crm.Match, error) { return nil, nil }
+func (nopDir) Get(context.Context, crm.Ref) (crm.Record, error)         { return crm.Record{}, crm.ErrNotFound }
+
+func (s *Server) build(ctx context.Context) error {
+	cfg := s.cfg
+	var err error
+	s.dir, err = s.buildDirectory(cfg.CRM, s.st, s.parser, s.log.With("component", "crm", "crm", cfg.CRM.Kind))
+	if err != nil {
+		return err
+	}
+	if s.lookup, err = lookup.New(s.dir, cfg.Lookup, s.log.With("component", "lookup")); err != nil {
+		return cfg.Errorf("lookup", "%v", err)
+	}
+	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns})
+	s.track = call.NewTracker(call.TrackerConfig{Parse: s.parser.Parse, MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace})
+	s.met = newMetrics(s)
+	_, logs := s.dir.(crm.ActivityLogger)
+	s.pipe = newPipeline(s.log.With("component", "pipeline"), s.track, s.lookup, s.parser, s.hub, s.st, logs, 0)
+	s.pipe.agentOf = s.agentOf
+	s.pipe.observe = s.met.observe
+
+	handlers := map[string]outbox.Handler{}
+	if l, ok := s.dir.(crm.ActivityLogger); ok {
+		handlers[activity.Kind] = outbox.Handler(activity.Handler(l))
+	}
+	host, _ := os.Hostname()
+	s.outbox = outbox.New(s.st, fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomID()), handlers, s.log.With("component", "outbox"), outbox.Options{})
+
+	httpSources := map[string]http.Handler{}
+	for i, sec := range cfg.Telephony {
+		src, err := s.buildSource(sec, s.log.With("component", "telephony", "source", sec.Name))
+		if err != nil {
+			return err
+		}
+		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src})
+		if h, ok := src.(http.Handler); ok {
+			key := sec.Name
+			if i == 0 || (sec.Kind == "webhook" && httpSources[""] == nil) {
+				httpSources[""] = h
+			}
+			httpSources[key] = h
+		}
+	}
+
+	if err := s.syncConfigUsers(ctx); err != nil {
+		return err
+	}
+	if l, ok := s.dir.(interface{ Load(context.Context) error }); ok {
+		if err := l.Load(ctx); err != nil {
+			return fmt.Errorf("crm: loading the directory: %w", err)
+		}
+	}
+	if s.opt.Demo {
+		if err := s.seedDemo(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.refreshUsers(ctx); err != nil {
+		return err
+	}
+
+	s.web, err = web.New(web.Deps{
+		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
+		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
+		Ready: s.readiness, Metrics: s.met.handler(),
+	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind}, s.log.With("component", "web"))
+	return err
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+// Store returns the server's store (for tests and commands).
+func (s *Server) Store() *store.Store { return s.st }
+
+// Lookup returns the lookup service (for tests).
+func (s *Server) Lookup() *lookup.Service { return s.lookup }
+
+// Directory returns the CRM directory.
+func (s *Server) Directory() crm.Directory { return s.dir }
+
+// Hub returns the agent hub.
+func (s *Server) Hub() *agent.Hub { return s.hub }
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.web }
+
+// Ready is closed once the server listens.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the address the server listens on (after Ready).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// URL returns http://ADDR.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Close releases the store. Run closes it too.
+func (s *Server) Close() error { return s.st.Close() }
+
+// Run serves until ctx ends, then stops in order: HTTP (with a bounded wait), sources,
+// the pipeline (draining queued signals), the outbox, and the store.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.st.Close()
+	addr := s.cfg.Listen
+	if s.opt.Listen != "" {
+		addr = s.opt.Listen
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	srv := &http.Server{Handler: s.web, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+
+	// The pipeline outlives the sources so that it drains what they emitted.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer pcancel()
+	var pwg sync.WaitGroup
+	pwg.Go(func() { s.pipe.Run(pctx) })
+	pwg.Go(func() { s.outbox.Run(pctx) })
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.sources)+2)
+	for _, ns := range s.sources {
+		wg.Go(func() {
+			s.met.sourceState(ns.name, "connecting")
+			if err := ns.src.Run(ctx, s.pipe.Emit); err != nil {
+				s.log.Error("telephony source stopped", "source", ns.name, "err", err)
+				errc <- fmt.Errorf("telephony source %s: %w", ns.name, err)
+			}
+		})
+	}
+	if r, ok := s.dir.(interface{ Run(context.Context) error }); ok {
+		wg.Go(func() {
+			if err := r.Run(ctx); err != nil {
+				s.log.Error("crm directory stopped", "err", err)
+			}
+		})
+	}
+	wg.Go(func() { s.refreshLoop(ctx) })
+	wg.Go(func() {
+		var err error
+		if s.cfg.Web.TLSCert != "" {
+			err = srv.ServeTLS(ln, s.cfg.Web.TLSCert, s.cfg.Web.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("server: %w", err)
+		}
+	})
+	s.log.Info("listening", "addr", ln.Addr().String())
+	close(s.ready)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if runErr != nil {
+		// A source that cannot go on stops the server; the others stop with it.
+		s.log.Error("stopping", "err", runErr)
+	}
+	srv.Close()
+	wg.Wait()
+	pcancel()
+	pwg.Wait()
+	s.log.Info("stopped")
+	return runErr
+}
+
+// refreshLoop keeps the users and extensions current (the CLI may add users while the
+// server runs) and the metrics of the outbox.
+func (s *Server) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.refreshUsers(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reading users", "err", err)
+			}
+			s.met.refresh(ctx)
+		}
+	}
+}
+
+func (s *Server) refreshUsers(ctx context.Context) error {
+	us, err := s.st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	m := map[string]store.User{}
+	exts := map[string][]string{}
+	for _, u := range us {
+		m[u.Name] = u
+		for _, e := range u.Extensions {
+			exts[e] = append(exts[e], u.Name)
+		}
+	}
+	s.mu.Lock()
+	s.users = m
+	s.mu.Unlock()
+	s.hub.SetExtensions(exts)
+	return nil
+}
+
+// resolveUser maps a name from a phone system to an agent: a user name first, then an
+// extension.
+func (s *Server) resolveUser(v string) (ext, user string, ok bool) {
+	s.mu.RLock()
+	u, found := s.users[v]
+	s.mu.RUnlock()
+	if found {
+		if len(u.Extensions) > 0 {
+			return u.Extensions[0], u.Name, true
+		}
+		return "user:" + u.Name, u.Name, true
+	}
+	if us := s.hub.UsersAt(v); len(us) > 0 {
+		return v, "", true
+	}
+	return "", "", false
+}
+
+func (s *Server) agentOf(ext string) (string, string) {
+	us := s.hub.UsersAt(ext)
+	if len(us) == 0 {
+		return "", ""
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return us[0], s.users[us[0]].Email
+}
+
+func (s *Server) syncConfigUsers(ctx context.Context) error {
+	for _, cu := range s.cfg.Users {
+		u, err := s.st.GetUser(ctx, cu.Name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			pw := randomID() + randomID() + randomID()
+			if _, err := s.st.AddUser(ctx, store.User{Name: cu.Name, Extensions: cu.Extensions, Email: cu.Email, Admin: cu.Admin}, pw); err != nil {
+				return fmt.Errorf("users: adding %s from the config: %w", cu.Name, err)
+			}
+			s.log.Info("user created from the config; set a password with 'ringside users passwd'", "user", cu.Name)
+		case err != nil:
+			return err
+		case strings.Join(u.Extensions, ",") != strings.Join(cu.Extensions, ","):
+			if err := s.st.SetExtensions(ctx, cu.Name, cu.Extensions); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) seedDemo(ctx context.Context) error {
+	if sd, ok := s.dir.(*builtin.Directory); ok {
+		if err := sd.Seed(ctx, builtin.DemoRecords()); err != nil {
+			return fmt.Errorf("demo: seeding the directory: %w", err)
+		}
+	}
+	for _, u := range []store.User{
+		{Name: "alice", Extensions: []string{"200"}, Email: "alice@example.com", Admin: true},
+		{Name: "bob", Extensions: []string{"201"}, Email: "bob@example.com"},
+	} {
+		if _, err := s.st.AddUser(ctx, u, DemoPassword); err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("demo: adding %s: %w", u.Name, err)
+		}
+	}
+	tokPath := filepath.Join(s.cfg.DataDir, DemoTokenFile)
+	tok, err := os.ReadFile(tokPath)
+	if err != nil || len(tok) == 0 {
+		secret, _, err := s.st.CreateToken(ctx, "", "pbx", "demo")
+		if err != nil {
+			return fmt.Errorf("demo: creating a pbx token: %w", err)
+		}
+		if err := os.WriteFile(tokPath, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		tok = []byte(secret)
+	}
+	listen := s.cfg.Listen
+	if s.opt.Listen != "" {
+		listen = s.opt.Listen
+	}
+	fmt.Fprintf(s.opt.Out, `
+Ringside demo
+  open      http://%s/  and log in as alice / %s  (or bob / %s)
+  call it   go run ./cmd/ringside simulate        (in another terminal)
+  or        curl -H "Authorization: Bearer %s" -H 'Content-Type: application/json' \
+              -d '{"event":"ringing","call_id":"demo-1","from":"+49 30 9876543","from_name":"ACME Reception","extension":"200"}' \
+              http://%s/api/v1/events
+`, listen, DemoPassword, DemoPassword, strings.TrimSpace(string(tok)), listen)
+	return nil
+}
+
+func (s *Server) dial(ctx context.Context, u store.User, number string) error {
+	for _, ns := range s.sources {
+		if d, ok := ns.src.(telephony.Dialer); ok {
+			return d.Dial(ctx, u.Extensions[0], number)
+		}
+	}
+	kinds := []string{}
+	for _, ns := range s.sources {
+		kinds = append(kinds, ns.kind)
+	}
+	return fmt.Errorf("%w: the configured phone system (%s) only reports calls; click-to-dial needs a connector that can place calls (ami, esl) or the desktop companion", telephony.ErrDialUnsupported, strings.Join(kinds, ", "))
+}
+
+// hello greets a new stream connection: who it is, and the calls in progress on the
+// user's phones so that a reloaded page shows them.
+func (s *Server) hello(user string) [][]byte {
+	s.mu.RLock()
+	u := s.users[user]
+	s.mu.RUnlock()
+	greet, _ := json.Marshal(map[string]any{"type": "hello", "user": user, "extensions": u.Extensions})
+	out := [][]byte{greet}
+	for _, c := range s.track.Active() {
+		for i := range c.Legs {
+			l := c.Legs[i]
+			if l.State == call.Ended {
+				continue
+			}
+			mine := l.User == user
+			if !mine && l.User == "" {
+				for _, x := range s.hub.UsersAt(l.Extension) {
+					mine = mine || x == user
+				}
+			}
+			if !mine {
+				continue
+			}
+			typ := call.EvRinging
+			switch l.State {
+			case call.Answered:
+				typ = call.EvAnswered
+			case call.Dialing:
+				typ = call.EvDialing
+			}
+			matches, state := s.pipe.Matches(c)
+			if matches == nil {
+				matches = []crm.Match{}
+			}
+			b, _ := json.Marshal(Message{Type: typ, Call: c, Leg: &l, Matches: matches, Lookup: state, Time: time.Now()})
+			out = append(out, b)
+			break
+		}
+	}
+	return out
+}
+
+func (s *Server) queueActivity(ctx context.Context, rec store.CallRecord) error {
+	if _, ok := s.dir.(crm.ActivityLogger); !ok {
+		return errors.New("the configured CRM does not take phone-call activities")
+	}
+	if err := activity.Queue(ctx, s.st, activity.Build(rec, s.agentOf, time.Now())); err != nil {
+		return err
+	}
+	s.outbox.Kick()
+	return nil
+}
+
+func (s *Server) readiness(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(pctx); err != nil {
+		out["store"] = err.Error()
+	} else {
+		out["store"] = ""
+	}
+	out["crm"] = ""
+	if p, ok := s.dir.(interface{ Ready() error }); ok {
+		if err := p.Ready(); err != nil {
+			out["crm"] = err.Error()
+		}
+	}
+	for _, ns := range s.sources {
+		key := "telephony/" + ns.name
+		out[key] = ""
+		if st, ok := ns.src.(telephony.Stater); ok {
+			if state, reason := st.State(); state != "connected" {
+				out[key] = strings.TrimSpace(state + " " + reason)
+			}
+		}
+	}
+	return out
+}
