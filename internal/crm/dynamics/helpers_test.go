@@ -160,3 +160,7 @@ func matchIDs(ms []crmMatch) []string {
 	slices.Sort(out)
 	return out
 }
+
+func contextWithCancel(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithCancel(t.Context())
+}
