@@ -2,14 +2,22 @@ package ami
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"math/big"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ringside/ringside/internal/testenv"
 )
@@ -77,6 +85,36 @@ func newFakeServer(t testing.TB, script func(c *fakeConn)) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startFakeServer(t, ln, script)
+}
+
+// newTLSFakeServer is newFakeServer behind TLS with a fresh self-signed certificate for
+// 127.0.0.1; it returns the pool that trusts it.
+func newTLSFakeServer(t testing.TB, script func(c *fakeConn)) (*fakeServer, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "asterisk"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startFakeServer(t, ln, script), pool
+}
+
+func startFakeServer(t testing.TB, ln net.Listener, script func(c *fakeConn)) *fakeServer {
 	fs := &fakeServer{t: t, ln: ln, secret: "secret", script: script}
 	fs.wg.Go(fs.serve)
 	t.Cleanup(func() {

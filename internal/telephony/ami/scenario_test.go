@@ -44,7 +44,9 @@ func sigSummary(sigs []call.Signal) []string {
 }
 
 func TestScenarios(t *testing.T) {
-	trunk := func(uid string) string { return snap("", "PJSIP/carrier-0000"+strings.ReplaceAll(uid, ".", ""), "4", "+49301234", uid, uid) }
+	trunk := func(uid string) string {
+		return snap("", "PJSIP/carrier-0000"+strings.ReplaceAll(uid, ".", ""), "4", "+49301234", uid, uid)
+	}
 	for _, tc := range []struct {
 		name string
 		in   []string

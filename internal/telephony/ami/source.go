@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,7 +41,8 @@ type Source struct {
 	log  *slog.Logger
 
 	backoffMin, backoffMax time.Duration
-	dialTimeout            time.Duration // TCP connect and login
+	dialTimeout            time.Duration  // TCP connect and login
+	tlsRoots               *x509.CertPool // nil: the system's (tests set their own)
 
 	mu     sync.Mutex
 	state  string
@@ -212,7 +214,7 @@ func (src *Source) connect(ctx context.Context, events string) (net.Conn, *Decod
 	}
 	if src.s.TLS == "on" {
 		host, _, _ := net.SplitHostPort(src.s.Address)
-		tc := tls.Client(conn, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+		tc := tls.Client(conn, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, RootCAs: src.tlsRoots})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, nil, fmt.Errorf("ami: tls handshake with %s: %w", src.s.Address, err)

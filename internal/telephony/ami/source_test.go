@@ -278,3 +278,32 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check without a server = %v", err)
 	}
 }
+
+func TestTLS(t *testing.T) {
+	fs, pool := newTLSFakeServer(t, func(c *fakeConn) {
+		_, _ = c.Write(events(t, "inbound_missed.ami"))
+		for range c.actions {
+		}
+	})
+	before := runtime.NumGoroutine()
+	src, err := New("pbx", Config{Address: fs.addr(), Username: "ringside", Secret: "secret", TLS: "on"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.tlsRoots = pool
+	rec := telephonytest.NewRecorder()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, rec.Emit) }()
+	rec.WaitFor(t, wait, callEnded("1795628311.2"))
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	noLeaks(t, before)
+	// Without trusting the certificate, the handshake fails and is reported.
+	src2, _ := New("pbx", Config{Address: fs.addr(), Username: "ringside", Secret: "secret", TLS: "on"}, nil)
+	if err := src2.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "ami: tls handshake with") {
+		t.Errorf("Check with an untrusted certificate = %v", err)
+	}
+}
