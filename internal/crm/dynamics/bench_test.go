@@ -87,7 +87,10 @@ func BenchmarkInitialSync(b *testing.B) {
 	var total time.Duration
 	n := 0
 	for b.Loop() {
-		d := newTestDirectory(b, fake, nil, func(c *Config) { c.PageSize = 5000; c.Tables = map[string][]string{"contact": {"telephone1", "mobilephone"}} })
+		d := newTestDirectory(b, fake, nil, func(c *Config) {
+			c.PageSize = 5000
+			c.Tables = map[string][]string{"contact": {"telephone1", "mobilephone"}}
+		})
 		t0 := time.Now()
 		if err := d.Sync(b.Context(), false, nil); err != nil {
 			b.Fatal(err)

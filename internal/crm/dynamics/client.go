@@ -41,7 +41,9 @@ func (e *Error) Error() string {
 }
 
 // Is makes a 404 match crm.ErrNotFound.
-func (e *Error) Is(target error) bool { return target == crm.ErrNotFound && e.Status == http.StatusNotFound }
+func (e *Error) Is(target error) bool {
+	return target == crm.ErrNotFound && e.Status == http.StatusNotFound
+}
 
 // client signs in and sends Web API requests, classifying failures.
 type client struct {

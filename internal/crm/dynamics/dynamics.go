@@ -236,14 +236,14 @@ func encodeURIComponent(s string) string {
 
 // row is what the index keeps of a record.
 type row struct {
-	Entity  crm.Entity `json:"-"`
-	ID      string     `json:"-"`
-	Name    string     `json:"n,omitempty"`
-	First   string     `json:"f,omitempty"`
-	Last    string     `json:"l,omitempty"`
-	Company string     `json:"c,omitempty"`
-	Email   string     `json:"e,omitempty"`
-	Account string     `json:"a,omitempty"`
+	Entity  crm.Entity  `json:"-"`
+	ID      string      `json:"-"`
+	Name    string      `json:"n,omitempty"`
+	First   string      `json:"f,omitempty"`
+	Last    string      `json:"l,omitempty"`
+	Company string      `json:"c,omitempty"`
+	Email   string      `json:"e,omitempty"`
+	Account string      `json:"a,omitempty"`
 	Phones  [][2]string `json:"p"` // column, raw
 }
 

@@ -97,7 +97,10 @@ func TestInitialSync50000AcrossPages(t *testing.T) {
 	fake := dataversetest.New(t, dataversetest.Options{})
 	seedContacts(fake, 50000)
 	st := newMemStore()
-	d := newTestDirectory(t, fake, st, func(c *Config) { c.PageSize = 5000; c.Tables = map[string][]string{"contact": {"telephone1", "mobilephone"}} })
+	d := newTestDirectory(t, fake, st, func(c *Config) {
+		c.PageSize = 5000
+		c.Tables = map[string][]string{"contact": {"telephone1", "mobilephone"}}
+	})
 	var last, calls, total int
 	err := d.Sync(t.Context(), false, func(done, tot int) { last, total = done, tot; calls++ })
 	if err != nil {

@@ -194,4 +194,3 @@ func (d *Directory) batchGet(ctx context.Context, op string, rels []string) ([]b
 	}
 	return out, nil
 }
-
