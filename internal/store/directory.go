@@ -75,18 +75,32 @@ func (s *Store) PutRecords(ctx context.Context, recs []crm.Record) (int64, error
 			return 0, fmt.Errorf("store: put records: record %q/%q needs an id and a valid entity", r.Entity, r.ID)
 		}
 	}
+	// One statement may not update a row twice (PostgreSQL): the last copy of an ID wins.
+	last := map[string]int{}
+	for i, r := range recs {
+		last[r.ID] = i
+	}
+	if len(last) < len(recs) {
+		uniq := make([]crm.Record, 0, len(last))
+		for i, r := range recs {
+			if last[r.ID] == i {
+				uniq = append(uniq, r)
+			}
+		}
+		recs = uniq
+	}
 	if len(recs) == 0 {
 		return s.RecordsSeq(ctx)
 	}
 	now := ts(s.now())
-	var last int64
+	var seqEnd int64
 	err := s.inTx(ctx, func(t tx) error {
 		// Taking the counter row first serialises writers, so sequence numbers become
 		// visible in the order they were handed out.
-		if err := t.queryRow(ctx, `UPDATE counters SET value = value + ? WHERE name = 'dir_records' RETURNING value`, len(recs)).Scan(&last); err != nil {
+		if err := t.queryRow(ctx, `UPDATE counters SET value = value + ? WHERE name = 'dir_records' RETURNING value`, len(recs)).Scan(&seqEnd); err != nil {
 			return fmt.Errorf("change sequence: %w", err)
 		}
-		seq := last - int64(len(recs))
+		seq := seqEnd - int64(len(recs))
 		for c := recs; len(c) > 0; {
 			b := c[:min(len(c), recordBatch)]
 			c = c[len(b):]
@@ -118,7 +132,7 @@ func (s *Store) PutRecords(ctx context.Context, recs []crm.Record) (int64, error
 	if err != nil {
 		return 0, fmt.Errorf("store: put records: %w", err)
 	}
-	return last, nil
+	return seqEnd, nil
 }
 
 // RecordsSeq returns the directory's change sequence number: it grows with every
