@@ -121,12 +121,13 @@ func runSimulate(ctx context.Context, e env, args []string) error {
 		calls = append(calls,
 			inbound(callers[0], "ACME Reception", exts[0], false),
 			inbound(callers[len(callers)-2], "Pat Unknown", "", true),
-			inbound(callers[1], "", exts[len(exts)-1], false),
+			inbound(callers[2], "", exts[len(exts)-1], false),
+			inbound(callers[3], "Thameside", exts[0], false),
 			inbound(callers[len(callers)-1], "", exts[0], false),
 		)
 		id := newID()
 		calls = append(calls, []step{
-			{"extension " + exts[0] + " dials " + callers[2], simEvent{Event: "dialing", CallID: id, Direction: "outbound", To: callers[2], Extension: exts[0]}, *pace},
+			{"extension " + exts[0] + " dials " + callers[4], simEvent{Event: "dialing", CallID: id, Direction: "outbound", To: callers[4], Extension: exts[0]}, *pace},
 			{"the callee answers", simEvent{Event: "answered", CallID: id, Direction: "outbound", Extension: exts[0]}, 2 * *pace},
 			{"hung up", simEvent{Event: "ended", CallID: id, Direction: "outbound"}, *pace},
 		})
