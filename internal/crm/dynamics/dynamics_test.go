@@ -491,15 +491,17 @@ func TestErrorClassification(t *testing.T) {
 		})
 	}
 	// Network down.
-	_ = id
 	down := newTestDirectory(t, fake, nil, func(c *Config) { c.URL, c.Authority = "http://127.0.0.1:1", "http://127.0.0.1:1" })
 	if _, err := down.Get(ctx, crm.Ref{Entity: crm.Contact, ID: id}); !errors.Is(err, crm.ErrUnavailable) {
 		t.Errorf("unreachable CRM: %v", err)
 	}
-	// A 4xx with the CRM's message.
-	_, err := d.Create(ctx, crm.Record{Ref: crm.Ref{Entity: crm.Contact}, LastName: "X", AccountID: dataversetest.NewGUID(),
-		Phones: []crm.Phone{{Field: "fax_bogus_column", Raw: "1"}}})
-	_ = err
+	// A 4xx carries the CRM's message and is not retryable.
+	fake.Fail(dataversetest.Fault{Status: 403, Method: "POST", PathPrefix: "contacts"})
+	_, err := d.Create(ctx, crm.Record{Ref: crm.Ref{Entity: crm.Contact}, LastName: "X"})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 403 || errors.Is(err, crm.ErrUnavailable) || !strings.Contains(err.Error(), "create contact") {
+		t.Errorf("create refused: %v", err)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -558,4 +560,18 @@ func TestLookupWithheld(t *testing.T) {
 		t.Errorf("%d requests for withheld numbers", n)
 	}
 	_ = phone.Number{}
+}
+
+func TestLiveLookupWithoutLeadTable(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{NoLeads: true})
+	id := fake.Put("contact", map[string]any{"lastname": "Doe", "telephone1": "030 9876543"})
+	d := newTestDirectory(t, fake, nil)
+	ms, err := d.Lookup(t.Context(), d.parser.Parse("+49309876543"))
+	if err != nil || len(ms) != 1 || ms[0].ID != id {
+		t.Fatalf("live lookup without leads: %+v, %v", ms, err)
+	}
+	fake.Fail(dataversetest.Fault{Status: 429, RetryAfter: "3"})
+	if _, err := d.Lookup(t.Context(), d.parser.Parse("+49309876543")); !errors.Is(err, crm.ErrUnavailable) {
+		t.Errorf("throttled live lookup: %v", err)
+	}
 }

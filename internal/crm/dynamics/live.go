@@ -96,6 +96,10 @@ func (d *Directory) lookupLive(ctx context.Context, n phone.Number) ([]crm.Match
 	var out []crm.Match
 	var errs []error
 	for i, t := range d.cfg.tables {
+		if errors.Is(pages[i].err, crm.ErrNotFound) {
+			// The table does not exist here (leads without Dynamics 365 Sales); crm check says so.
+			continue
+		}
 		if pages[i].err != nil {
 			errs = append(errs, pages[i].err)
 			continue
