@@ -73,6 +73,8 @@ type fakeServer struct {
 	loginReply []byte
 	// silent servers answer nothing after the login (a hung Asterisk).
 	silent bool
+	// denyList refuses CoreShowChannels (a user without write=reporting).
+	denyList bool
 
 	mu    sync.Mutex
 	conns int
@@ -210,6 +212,10 @@ func (fs *fakeServer) handle(c net.Conn, n int) {
 			case "Ping":
 				writeMsg(c, "Response: Success", "ActionID: "+a.id, "Ping: Pong", "Timestamp: 1795628382.500000")
 			case "CoreShowChannels":
+				if fs.denyList {
+					writeMsg(c, "Response: Error", "ActionID: "+a.id, "Message: Permission denied")
+					continue
+				}
 				var items []string
 				if fs.list != nil {
 					items = fs.list(n)

@@ -127,15 +127,29 @@ func (src *Source) backoff(n int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// Check logs in once and logs off: `ringside config check --connect`.
+// Check logs in once, asks for the channel list (the right the resynchronisation needs)
+// and logs off: `ringside config check --connect`.
 func (src *Source) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, src.dialTimeout)
 	defer cancel()
-	conn, _, err := src.connect(ctx, "off")
+	conn, dec, err := src.connect(ctx, "off")
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(conn, "Action: CoreShowChannels\r\nActionID: check-channels\r\n\r\n"); err != nil {
+		return fmt.Errorf("ami: check %s: %w", src.s.Address, err)
+	}
+	m, err := awaitResponse(dec, "check-channels")
+	if err != nil {
+		return fmt.Errorf("ami: check %s: %w", src.s.Address, err)
+	}
+	if string(m.Response()) != "Success" {
+		return fmt.Errorf("ami: CoreShowChannels: %s (the AMI user needs write=reporting)", clean(m.Get("Message"), 200))
+	}
 	_, _ = io.WriteString(conn, "Action: Logoff\r\nActionID: check-logoff\r\n\r\n")
 	return nil
 }

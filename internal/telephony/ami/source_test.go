@@ -277,6 +277,15 @@ func TestCheck(t *testing.T) {
 	if err := src.Check(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "ami: connect to 127.0.0.1:1") {
 		t.Errorf("Check without a server = %v", err)
 	}
+	deny := newFakeServer(t, func(c *fakeConn) {
+		for range c.actions {
+		}
+	})
+	deny.denyList = true
+	src, _ = New("pbx", Config{Address: deny.addr(), Username: "ringside", Secret: "secret"}, nil)
+	if err := src.Check(t.Context()); err == nil || err.Error() != "ami: CoreShowChannels: Permission denied (the AMI user needs write=reporting)" {
+		t.Errorf("Check without write=reporting = %v", err)
+	}
 }
 
 func TestTLS(t *testing.T) {
