@@ -195,13 +195,16 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	h.add(c)
 	defer h.remove(c)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Reads run on a context of their own: cancelling a read closes the connection at
+	// once, and on shutdown the close handshake must come first.
+	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer rcancel()
+	gone := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		defer cancel()
+		defer close(gone)
 		for {
-			_, data, err := ws.Read(ctx)
+			_, data, err := ws.Read(rctx)
 			if err != nil {
 				return
 			}
@@ -211,6 +214,7 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		}
 	})
 	defer wg.Wait()
+	defer rcancel()
 
 	ping := time.NewTicker(h.opt.PingInterval)
 	defer ping.Stop()
@@ -219,12 +223,16 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		case <-ctx.Done():
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
 			return nil
+		case <-gone:
+			ws.CloseNow()
+			return nil
 		case <-c.kill:
 			h.log.Warn("dropping slow connection", "user", user)
-			ws.Close(websocket.StatusPolicyViolation, "too slow: messages were piling up")
+			// It is not reading, so a close handshake would only wait: cut it off.
+			ws.CloseNow()
 			return nil
 		case m := <-c.send:
-			wctx, wcancel := context.WithTimeout(ctx, h.opt.WriteTimeout)
+			wctx, wcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
 			err := ws.Write(wctx, websocket.MessageText, m)
 			wcancel()
 			if err != nil {
@@ -235,7 +243,7 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 				return nil
 			}
 		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, h.opt.WriteTimeout)
+			pctx, pcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
 			err := ws.Ping(pctx)
 			pcancel()
 			if err != nil {
