@@ -5,6 +5,7 @@ package builtin
 
 import (
 	"context"
+	_ "embed"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -34,6 +35,11 @@ type Store interface {
 	// Activities lists the activities of a call, or of a record.
 	Activities(ctx context.Context, callID string, regarding *crm.Ref) ([]crm.Activity, error)
 }
+
+// SampleConfig is a commented sample of the configuration (sample.yaml).
+//
+//go:embed sample.yaml
+var SampleConfig string
 
 // Config is the crm section of ringside.yaml for kind builtin.
 type Config struct {

@@ -129,7 +129,10 @@ var demoCountries = []demoCountry{
 			func(d digits) string { return "01 " + sp(d.n(8, 2), 2, 4, 6) },
 			func(d digits) string { return "0033 4 " + sp(d.n(8, 3), 2, 4, 6) },
 			func(d digits) string { return "+33 (0)5 " + sp(d.n(8, 4), 2, 4, 6) },
-			func(d digits) string { s := d.n(8, 5); return "02." + s[:2] + "." + s[2:4] + "." + s[4:6] + "." + s[6:] },
+			func(d digits) string {
+				s := d.n(8, 5)
+				return "02." + s[:2] + "." + s[2:4] + "." + s[4:6] + "." + s[6:]
+			},
 		},
 		mobiles: []func(digits) string{
 			func(d digits) string { return "06 " + sp(d.n(8, 6), 2, 4, 6) },

@@ -1,0 +1,76 @@
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/phone"
+)
+
+// BenchmarkLookup1M looks numbers up in a directory of 1,000,000 contacts (1.5 million
+// numbers) and reports the latency percentiles of single lookups. The records go
+// straight into memory (the store is not what is measured). Run it with
+//
+//	go test -run '^$' -bench Lookup1M -benchtime 200000x ./internal/crm/builtin/
+func BenchmarkLookup1M(b *testing.B) {
+	const contacts = 1_000_000
+	p := testParser(b)
+	d, err := New(newMemStore(), p, Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	areas := []string{"30", "40", "89", "69", "221", "711", "351", "621"}
+	for i := range contacts {
+		r := crm.Record{Ref: crm.Ref{Entity: crm.Contact, ID: fmt.Sprintf("c%07d", i)}, FirstName: "First", LastName: fmt.Sprint("Last", i),
+			Name: fmt.Sprint("First Last", i), Company: "Company", Country: "DE",
+			Phones: []crm.Phone{{Field: crm.FieldBusiness, Raw: fmt.Sprintf("0%s %07d", areas[i%len(areas)], 2000000+i)}}}
+		if i%2 == 0 {
+			r.Phones = append(r.Phones, crm.Phone{Field: crm.FieldMobile, Raw: fmt.Sprintf("+49 171 %07d", 3000000+i)})
+		}
+		d.apply(r)
+	}
+	b.Logf("indexed %d contacts in %s", d.Len(), time.Since(start).Round(time.Millisecond))
+	// The numbers a phone system sends: mostly known callers in E.164, some unknown.
+	rng := rand.New(rand.NewPCG(1, 2))
+	queries := make([]phone.Number, 4096)
+	for i := range queries {
+		k := rng.IntN(contacts)
+		switch i % 8 {
+		case 0:
+			queries[i] = p.Parse(fmt.Sprintf("+49 172 %07d", k)) // unknown
+		case 1:
+			queries[i] = p.Parse(fmt.Sprintf("+49171%07d", 3000000+k&^1)) // mobile
+		default:
+			queries[i] = p.Parse(fmt.Sprintf("+49%s%07d", areas[k%len(areas)], 2000000+k))
+		}
+	}
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, 1<<20)
+	found, i := 0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		q := queries[i%len(queries)]
+		i++
+		t0 := time.Now()
+		ms, _ := d.Lookup(ctx, q)
+		lat = append(lat, time.Since(t0))
+		if len(ms) > 0 {
+			found++
+		}
+	}
+	slices.Sort(lat)
+	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) }
+	b.ReportMetric(pct(0.50), "p50-ns")
+	b.ReportMetric(pct(0.99), "p99-ns")
+	b.ReportMetric(pct(0.999), "p99.9-ns")
+	b.ReportMetric(float64(found)/float64(len(lat)), "hit-ratio")
+	if pct(0.99) > float64(50*time.Microsecond) {
+		b.Errorf("p99 %v, want under 50µs", time.Duration(pct(0.99)))
+	}
+}
