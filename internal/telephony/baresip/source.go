@@ -259,6 +259,9 @@ func (s *Source) DialTarget(number string) (string, error) {
 	if n == "" || len(n) > 128 || strings.ContainsAny(n, " \t\r\n\"\\<>") {
 		return "", fmt.Errorf("baresip: %q is not a number the softphone can dial", number)
 	}
+	if l := strings.ToLower(n); strings.HasPrefix(l, "sip:") || strings.HasPrefix(l, "sips:") {
+		return n, nil // already a SIP URI
+	}
 	return strings.ReplaceAll(s.cfg.DialURI, "{number}", n), nil
 }
 
