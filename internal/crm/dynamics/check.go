@@ -13,7 +13,7 @@ import (
 // A Finding is one result of Check, in words an administrator can act on.
 type Finding struct {
 	Check  string `json:"check"`  // what was checked, e.g. "read contact"
-	OK     bool   `json:"ok"`     //
+	OK     bool   `json:"ok"`     // nothing to fix
 	Detail string `json:"detail"` // what is wrong and how to fix it (or what was found)
 }
 
