@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"golang.org/x/crypto/bcrypt"
 	_ "modernc.org/sqlite" // driver "sqlite"
 )
