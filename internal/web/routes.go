@@ -11,6 +11,7 @@ func (w *Web) routes() {
 	// Agents (token or browser session).
 	m.HandleFunc("GET /api/v1/stream", w.agentOnly(w.stream))
 	m.HandleFunc("GET /api/v1/lookup", w.agentOnly(w.lookupNumber))
+	m.HandleFunc("GET /api/v1/caller", w.agentOnly(w.caller))
 	m.HandleFunc("GET /api/v1/calls", w.agentOnly(w.listCalls))
 	m.HandleFunc("GET /api/v1/calls/{id}", w.agentOnly(w.getCall))
 	m.HandleFunc("POST /api/v1/calls/{id}/regarding", w.agentOnly(w.setRegarding))

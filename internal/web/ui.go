@@ -3,7 +3,11 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/store"
@@ -18,6 +22,9 @@ type pageData struct {
 	CRMName string
 	Record  *crm.Record
 	Phones  []recordPhone
+	// CIFLib is the Dynamics 365 Channel Integration Framework library to load (from the
+	// ucilib parameter, only from a configured origin), and CIFOrigin its org's URL.
+	CIFLib, CIFOrigin string
 }
 
 type recordPhone struct {
@@ -27,14 +34,56 @@ type recordPhone struct {
 func (w *Web) agentPage(rw http.ResponseWriter, r *http.Request) {
 	p, err := w.authenticate(r, false)
 	if err != nil || !p.session {
-		http.Redirect(rw, r, "/login", http.StatusSeeOther)
+		next := "/"
+		if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+		http.Redirect(rw, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
-	w.render(rw, "agent", pageData{Title: "Ringside", User: p.user, CSRF: p.csrf, CRMName: w.opt.CRMName})
+	d := pageData{Title: "Ringside", User: p.user, CSRF: p.csrf, CRMName: w.opt.CRMName}
+	d.CIFLib, d.CIFOrigin = w.cifLibrary(r.URL.Query().Get("ucilib"))
+	w.render(rw, "agent", d)
+}
+
+// cifLibrary accepts the CIF library URL Dynamics 365 passes in the widget's landing URL
+// (ucilib=https://ORG.crm.dynamics.com/webresources/Widget/msdyn_ciLibrary.js) when its
+// host is one of the configured origin patterns; the CSP allows scripts from those only.
+func (w *Web) cifLibrary(raw string) (lib, origin string) {
+	if raw == "" || len(raw) > 512 {
+		return "", ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || u.Path != "/webresources/Widget/msdyn_ciLibrary.js" {
+		return "", ""
+	}
+	if !w.allowedOrigin(u.Hostname()) {
+		return "", ""
+	}
+	return "https://" + u.Host + u.Path, "https://" + u.Host
+}
+
+// allowedOrigin reports whether host matches one of the configured origin patterns.
+func (w *Web) allowedOrigin(host string) bool {
+	host = strings.ToLower(host)
+	for _, pat := range w.opt.OriginPatterns {
+		if ok, err := path.Match(strings.ToLower(pat), host); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// localPath returns next when it is a path on this server (no open redirect), else "/".
+func localPath(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	return next
 }
 
 func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
-	w.render(rw, "login", pageData{Title: "Log in · Ringside"})
+	w.render(rw, "login", pageData{Title: "Log in · Ringside", Next: localPath(r.URL.Query().Get("next"))})
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
@@ -50,6 +99,7 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("user"))
+	next := localPath(r.PostForm.Get("next"))
 	_, secret, _, err := w.login(r.Context(), r, name, r.PostForm.Get("password"))
 	if err != nil {
 		msg := "Wrong user name or password."
@@ -61,12 +111,50 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
 			msg, code = "Login is not possible right now.", http.StatusInternalServerError
 		}
 		rw.WriteHeader(code)
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: msg})
+		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: msg, Next: next})
 		return
 	}
-	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: w.opt.Secure || r.TLS != nil, MaxAge: int(w.opt.SessionTTL.Seconds())})
-	http.Redirect(rw, r, "/", http.StatusSeeOther)
+	http.SetCookie(rw, w.sessionCookie(r, secret))
+	http.Redirect(rw, r, next, http.StatusSeeOther)
+}
+
+// sessionCookie is HttpOnly, SameSite=Lax, and Secure over TLS. When the page may be
+// embedded by a CRM (origin_patterns) and is served over TLS, a Lax cookie would never be
+// sent inside the CRM's frame (a cross-site context), so the cookie is SameSite=None but
+// Partitioned (CHIPS): the browser keeps it only for the top-level site it was set under,
+// so other sites still cannot make requests with it. State changes need the CSRF header
+// either way, and the stream only accepts the page's own and the configured origins.
+func (w *Web) sessionCookie(r *http.Request, secret string) *http.Cookie {
+	secure := w.opt.Secure || r.TLS != nil
+	c := &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: secure, MaxAge: int(w.opt.SessionTTL.Seconds())}
+	if secure && len(w.opt.OriginPatterns) > 0 {
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	return c
+}
+
+// caller answers what the page needs to show a number beyond the pop: the number
+// formatted nationally and internationally (for the create form), and the record this
+// user picked for it before (so that her earlier choice comes first).
+func (w *Web) caller(rw http.ResponseWriter, r *http.Request) {
+	raw := r.URL.Query().Get("number")
+	if raw == "" || len(raw) > 256 {
+		apiError(rw, http.StatusBadRequest, `query parameter "number" is required (at most 256 bytes)`)
+		return
+	}
+	n := w.d.Parser.Parse(raw)
+	out := map[string]any{"number": n.E164, "national": "", "international": "", "pick": nil}
+	if n.E164 != "" {
+		if pn, err := phonenumbers.Parse(n.E164, ""); err == nil {
+			out["national"] = phonenumbers.Format(pn, phonenumbers.NATIONAL)
+			out["international"] = phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
+		}
+		if ref, err := w.d.Store.Pick(r.Context(), principalOf(r).user.Name, n.E164); err == nil {
+			out["pick"] = ref
+		}
+	}
+	writeJSON(rw, http.StatusOK, out)
 }
 
 func sameOrigin(origin string, r *http.Request) bool {

@@ -74,6 +74,7 @@ type Web struct {
 	static map[string]asset // by name
 	byHash map[string]asset // by "hash/name"
 	limits *throttle
+	tokens tokenCache
 }
 
 type asset struct {
@@ -177,7 +178,8 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	for _, o := range w.opt.OriginPatterns {
 		frame += " https://" + o
 	}
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+frame)
+	// Scripts from the configured CRM origins: the Dynamics 365 CIF library (ui.go cifLibrary).
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src "+frame+"; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+frame)
 	w.mux.ServeHTTP(rw, r)
 }
 
