@@ -36,7 +36,7 @@ func runConfig(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return configError{err}
 	}
-	if err := server.Check(cfg); err != nil {
+	if err := server.Check(ctx, cfg); err != nil {
 		return configError{err}
 	}
 	if *connect {

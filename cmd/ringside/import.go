@@ -31,7 +31,7 @@ func runImport(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	d, err := server.OpenDirectory(ctx, cfg, newLogger(e.stderr, cfg))
+	d, err := server.OpenDirectory(ctx, cfg, quietLogger(e.stderr, cfg))
 	if err != nil {
 		return err
 	}

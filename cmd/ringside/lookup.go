@@ -26,7 +26,7 @@ func runLookup(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := server.OpenDirectory(ctx, cfg, newLogger(e.stderr, cfg))
+	d, err := server.OpenDirectory(ctx, cfg, quietLogger(e.stderr, cfg))
 	if err != nil {
 		return err
 	}

@@ -164,6 +164,8 @@ func (c *common) load(e env) (*config.Config, error) {
 	return cfg, nil
 }
 
+// newLogger is the logger of serve. Other commands use quietLogger: their output is for
+// the person at the terminal.
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(cfg.LogLevel) {
@@ -179,4 +181,12 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func quietLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	c := *cfg
+	if c.LogLevel != "debug" {
+		c.LogLevel = "warn"
+	}
+	return newLogger(w, &c)
 }

@@ -18,7 +18,7 @@ func openStore(ctx context.Context, e env, c *common) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, cfg.Store, cfg.DataDir, newLogger(e.stderr, cfg).With("component", "store"))
+	return store.Open(ctx, cfg.Store, cfg.DataDir, quietLogger(e.stderr, cfg).With("component", "store"))
 }
 
 func readPassword(e env, stdin bool) (string, bool, error) {

@@ -10,9 +10,13 @@ import (
 	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/crm/builtin"
+	"github.com/ringside/ringside/internal/crm/dynamics"
 	"github.com/ringside/ringside/internal/phone"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/ami"
+	"github.com/ringside/ringside/internal/telephony/esl"
+	"github.com/ringside/ringside/internal/telephony/sipwatch"
 	"github.com/ringside/ringside/internal/telephony/webhook"
 )
 
@@ -34,11 +38,22 @@ func decodeNew[C any, T any](sec config.Section, mk func(C) (T, error)) (T, erro
 
 // buildSource makes the telephony source of one section. Deleting a connector means
 // deleting its folder and its line here.
-func (s *Server) buildSource(sec config.Section, log *slog.Logger) (telephony.Source, error) {
+func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.Logger) (telephony.Source, error) {
 	switch sec.Kind {
 	case "webhook":
 		return decodeNew(sec, func(c webhook.Config) (telephony.Source, error) {
 			return webhook.New(sec.Name, c, s.resolveUser, log)
+		})
+	case "ami":
+		return decodeNew(sec, func(c ami.Config) (telephony.Source, error) { return ami.New(sec.Name, c, log) })
+	case "esl":
+		return decodeNew(sec, func(c esl.Config) (telephony.Source, error) { return esl.New(sec.Name, c, log) })
+	case "sipwatch":
+		return decodeNew(sec, func(c sipwatch.Config) (telephony.Source, error) {
+			if len(c.Extensions) == 0 {
+				c.Extensions = s.configExtensions(ctx)
+			}
+			return sipwatch.New(sec.Name, c, log)
 		})
 	}
 	return nil, fmt.Errorf("%s: telephony: unknown kind %q (webhook, ami, esl, sipwatch)", sec.Where(), sec.Kind)
@@ -50,6 +65,13 @@ func (s *Server) buildDirectory(sec config.Section, st *store.Store, parser *pho
 	case "builtin":
 		return decodeNew(sec, func(c builtin.Config) (crm.Directory, error) {
 			return builtin.New(st, parser, c, log)
+		})
+	case "dynamics":
+		return decodeNew(sec, func(c dynamics.Config) (crm.Directory, error) {
+			if st == nil { // config check: validate without a store
+				return dynamics.New(c, parser, nil, log)
+			}
+			return dynamics.New(c, parser, st, log)
 		})
 	}
 	return nil, fmt.Errorf("%s: crm: unknown kind %q (builtin, dynamics)", sec.Where(), sec.Kind)
@@ -97,7 +119,7 @@ func Connect(ctx context.Context, cfg *config.Config) error {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler)}
 	var errs []error
 	for _, sec := range cfg.Telephony {
-		src, err := s.buildSource(sec, s.log)
+		src, err := s.buildSource(ctx, sec, s.log)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -124,4 +146,33 @@ func Connect(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// configExtensions lists the extensions of the users the config declares (sipwatch
+// watches them when its section names none). Users added with the CLI are in the store;
+// when there are no config users, the store's are used.
+func (s *Server) configExtensions(ctx context.Context) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(e string) {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	for _, u := range s.cfg.Users {
+		for _, e := range u.Extensions {
+			add(e)
+		}
+	}
+	if len(out) == 0 && s.st != nil {
+		if us, err := s.st.ListUsers(ctx); err == nil {
+			for _, u := range us {
+				for _, e := range u.Extensions {
+					add(e)
+				}
+			}
+		}
+	}
+	return out
 }

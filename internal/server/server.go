@@ -107,14 +107,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 }
 
 // Check builds everything a config names without opening anything: for config check.
-func Check(cfg *config.Config) error {
+func Check(ctx context.Context, cfg *config.Config) error {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), users: map[string]store.User{}}
 	var errs []error
 	if _, err := phone.NewParser(cfg.Phone); err != nil {
 		errs = append(errs, err)
 	}
 	for _, sec := range cfg.Telephony {
-		if _, err := s.buildSource(sec, s.log); err != nil {
+		if _, err := s.buildSource(ctx, sec, s.log); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -132,7 +132,7 @@ func Check(cfg *config.Config) error {
 type nopDir struct{}
 
 func (nopDir) Lookup(context.Context, phone.Number) ([]crm.Match, error) { return nil, nil }
-func (nopDir) Get(context.Context, crm.Ref) (crm.Record, error)         { return crm.Record{}, crm.ErrNotFound }
+func (nopDir) Get(context.Context, crm.Ref) (crm.Record, error)          { return crm.Record{}, crm.ErrNotFound }
 
 func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
@@ -161,7 +161,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	httpSources := map[string]http.Handler{}
 	for i, sec := range cfg.Telephony {
-		src, err := s.buildSource(sec, s.log.With("component", "telephony", "source", sec.Name))
+		src, err := s.buildSource(ctx, sec, s.log.With("component", "telephony", "source", sec.Name))
 		if err != nil {
 			return err
 		}

@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringside/ringside/internal/store"
@@ -49,6 +51,9 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 		secret = r.URL.Query().Get("token")
 	}
 	if secret != "" {
+		if p, ok := w.tokens.get(secret, time.Now()); ok {
+			return p, nil
+		}
 		t, err := w.d.Store.CheckToken(r.Context(), secret)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -64,6 +69,7 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 			}
 			p.user = u
 		}
+		w.tokens.put(secret, p, time.Now())
 		return p, nil
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
@@ -129,7 +135,9 @@ func (w *Web) pbxOnly(h http.Handler) http.HandlerFunc {
 	}
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -158,3 +166,39 @@ func (w *Web) login(ctx context.Context, r *http.Request, name, password string)
 }
 
 var errThrottled = errors.New("too many attempts: wait a few minutes")
+
+// tokenCache remembers checked tokens for a few seconds: a phone system posts an event per
+// call state change, and each check would otherwise be a database query. A revoked token
+// stops working within tokenCacheTTL.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedToken
+}
+
+type cachedToken struct {
+	p       principal
+	expires time.Time
+}
+
+const tokenCacheTTL = 10 * time.Second
+
+func (c *tokenCache) get(secret string, now time.Time) (principal, bool) {
+	k := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.After(e.expires) {
+		return principal{}, false
+	}
+	return e.p, true
+}
+
+func (c *tokenCache) put(secret string, p principal, now time.Time) {
+	k := sha256.Sum256([]byte(secret))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[[32]byte]cachedToken{}
+	}
+	c.m[k] = cachedToken{p: p, expires: now.Add(tokenCacheTTL)}
+}
