@@ -100,3 +100,35 @@ func BenchmarkInitialSync(b *testing.B) {
 	}
 	b.ReportMetric(float64(records*n)/total.Seconds(), "records/s")
 }
+
+// BenchmarkLoadIndex measures a restart: loading 1,000,000 phone entries (500,000
+// contacts) from the store into memory, without any CRM request.
+func BenchmarkLoadIndex(b *testing.B) {
+	const records = 500_000
+	fake := dataversetest.New(b, dataversetest.Options{})
+	st := newMemStore()
+	d := newTestDirectory(b, fake, st)
+	ctx := b.Context()
+	rows := make([]IndexRow, 0, records)
+	for i := range records {
+		e1, e2 := fmt.Sprintf("+4930%d", 10_000_000+i), fmt.Sprintf("+49170%d", 20_000_000+i)
+		rw := &row{Entity: crm.Contact, ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: "Contact",
+			Phones: [][2]string{{"telephone1", e1}, {"mobilephone", e2}},
+			Parsed: []parsedNumber{{Field: "telephone1", Raw: e1, E164: e1, Region: "DE", Digits: e1[1:]}, {Field: "mobilephone", Raw: e2, E164: e2, Region: "DE", Digits: e2[1:]}}}
+		rows = append(rows, IndexRow{Key: rw.key(), Data: encodeRow(rw)})
+	}
+	_ = st.PutIndexRows(ctx, d.scope, rows)
+	_ = st.SetState(ctx, d.scope, stateFingerprint, []byte(d.fp))
+	for _, t := range d.cfg.tables {
+		_ = st.SetState(ctx, d.scope, stateDeltaPrefix+string(t.entity), []byte("x"))
+	}
+	for b.Loop() {
+		d2 := newTestDirectory(b, fake, st)
+		if err := d2.Load(ctx); err != nil || !d2.Ready() {
+			b.Fatal(err)
+		}
+	}
+	if n := len(fake.Requests()); n != 0 {
+		b.Errorf("%d CRM requests while loading", n)
+	}
+}

@@ -227,7 +227,7 @@ func isLoopback(host string) bool {
 // persisted index unusable.
 func (r *resolved) fingerprint(region string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "v1|%s|%s", r.base.Host, region)
+	fmt.Fprintf(h, "v2|%s|%s", r.base.Host, region)
 	for _, t := range r.tables {
 		fmt.Fprintf(h, "|%s:%s", t.entity, strings.Join(t.columns, ","))
 	}

@@ -245,6 +245,27 @@ type row struct {
 	Email   string      `json:"e,omitempty"`
 	Account string      `json:"a,omitempty"`
 	Phones  [][2]string `json:"p"` // column, raw
+	// Parsed keeps the parsed numbers, so that loading the index after a restart does not
+	// parse every number again (the fingerprint changes when the parsing settings do).
+	Parsed []parsedNumber `json:"q,omitempty"`
+}
+
+type parsedNumber struct {
+	Field     string `json:"f"`
+	Raw       string `json:"r"`
+	E164      string `json:"e,omitempty"`
+	Region    string `json:"g,omitempty"`
+	Extension string `json:"x,omitempty"`
+	Digits    string `json:"d,omitempty"`
+}
+
+// loadedEntries returns the index entries of a row read from the store.
+func (rw *row) loadedEntries() []phone.Entry {
+	es := make([]phone.Entry, 0, len(rw.Parsed))
+	for _, p := range rw.Parsed {
+		es = append(es, phone.Entry{Field: p.Field, Number: phone.Number{Raw: p.Raw, E164: p.E164, Region: p.Region, Extension: p.Extension, Digits: p.Digits}})
+	}
+	return es
 }
 
 func (rw *row) key() string { return string(rw.Entity) + "/" + rw.ID }
@@ -330,6 +351,11 @@ func (d *Directory) parseAll(rows []*row) [][]phone.Entry {
 
 // putEntries indexes rw with its parsed phones es.
 func (d *Directory) putEntries(rw *row, es []phone.Entry) bool {
+	rw.Parsed = rw.Parsed[:0]
+	for _, e := range es {
+		n := e.Number
+		rw.Parsed = append(rw.Parsed, parsedNumber{Field: e.Field, Raw: n.Raw, E164: n.E164, Region: n.Region, Extension: n.Extension, Digits: n.Digits})
+	}
 	key := rw.key()
 	d.idx.Set(key, es)
 	d.recMu.Lock()

@@ -66,7 +66,7 @@ func (d *Directory) load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		d.put(rw)
+		d.putEntries(rw, rw.loadedEntries())
 		n++
 		return nil
 	})
