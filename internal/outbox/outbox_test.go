@@ -311,6 +311,26 @@ func TestTwoWorkers(t *testing.T) {
 			t.Fatalf("only %d of %d items delivered", i, n)
 		}
 	}
+	// The last handlers have returned; wait for their Complete before stopping.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending, parked, _, err := stores[0].OutboxStats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parked != 0 {
+			t.Fatalf("%d items parked", parked)
+		}
+		if pending == 0 {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%d items still pending", pending)
+		}
+	}
 	cancel()
 	wg.Wait()
 	if len(count) != n {
@@ -320,10 +340,6 @@ func TestTwoWorkers(t *testing.T) {
 		if c != 1 {
 			t.Errorf("item %s delivered %d times", k, c)
 		}
-	}
-	pending, parked, _, err := stores[0].OutboxStats(t.Context())
-	if err != nil || pending != 0 || parked != 0 {
-		t.Errorf("left: %d pending, %d parked (%v)", pending, parked, err)
 	}
 }
 
