@@ -86,4 +86,8 @@ type Event struct {
 	// From is the extension a transfer came from (call.transferred).
 	From string    `json:"from,omitempty"`
 	Time time.Time `json:"time"`
+	// Resync marks an event caused by a resynchronisation (a reconnect, or another node
+	// taking over the phone system): the call may have been popped already, so agents'
+	// pages update the card without notifying or opening anything again.
+	Resync bool `json:"resync,omitempty"`
 }

@@ -140,7 +140,7 @@ func (t *Tracker) Handle(s Signal) []Event {
 	}
 	var evs []Event
 	emit := func(typ EventType, leg *Leg) {
-		e := Event{Type: typ, Call: c.snapshot(), Time: at}
+		e := Event{Type: typ, Call: c.snapshot(), Time: at, Resync: s.Resync}
 		if leg != nil {
 			l := *leg
 			e.Leg = &l
@@ -221,13 +221,13 @@ func (t *Tracker) Handle(s Signal) []Event {
 			} else {
 				target.State, target.RingingAt, target.EndedAt, target.Cause = Ringing, at, time.Time{}, ""
 			}
-			e := Event{Type: EvTransferred, Call: c.snapshot(), From: ext, Time: at}
+			e := Event{Type: EvTransferred, Call: c.snapshot(), From: ext, Time: at, Resync: s.Resync}
 			l := *target
 			e.Leg = &l
 			evs = append(evs, e)
 			emit(EvRinging, target)
 		} else {
-			e := Event{Type: EvTransferred, Call: c.snapshot(), From: ext, Time: at}
+			e := Event{Type: EvTransferred, Call: c.snapshot(), From: ext, Time: at, Resync: s.Resync}
 			l := *target
 			e.Leg = &l
 			evs = append(evs, e)

@@ -148,3 +148,20 @@ func TestTrackerConcurrentCalls(t *testing.T) {
 		t.Fatalf("got %d events, want %d", total, 8*200*3)
 	}
 }
+
+func TestResyncEventsAreMarked(t *testing.T) {
+	tr := NewTracker(TrackerConfig{})
+	s := sig(SigAnswered, "200")
+	s.Resync = true
+	evs := tr.Handle(s)
+	if len(evs) != 1 || evs[0].Type != EvAnswered || !evs[0].Resync {
+		t.Fatalf("resync of an unknown call in progress: %+v", evs)
+	}
+	// The same state again (another reconnect) says nothing new.
+	if evs := tr.Handle(s); len(evs) != 0 {
+		t.Fatalf("second resync: %+v", evs)
+	}
+	if evs := tr.Handle(sig(SigEnded, "")); len(evs) != 1 || evs[0].Resync {
+		t.Fatalf("live end after resync: %+v", evs)
+	}
+}
