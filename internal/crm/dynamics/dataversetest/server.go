@@ -349,6 +349,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Unlock()
+	if r.Header.Get("OData-MaxVersion") != "4.0" || r.Header.Get("OData-Version") != "4.0" || !strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeError(w, http.StatusBadRequest, "0x80060888", "send Accept: application/json, OData-MaxVersion: 4.0 and OData-Version: 4.0")
+		return
+	}
 	if rel == "$batch" && r.Method == http.MethodPost {
 		s.batch(w, r)
 		return
