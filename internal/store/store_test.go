@@ -58,7 +58,7 @@ func forEach(t *testing.T, fn func(t *testing.T, open func(t *testing.T) *Store)
 var pgSchemas sync.Map // test data dir → schema name, so reopening finds the same schema
 
 // pgSchema creates a schema private to one test and returns a DSN that uses it.
-func pgSchema(t *testing.T, dsn, key string) string {
+func pgSchema(t testing.TB, dsn, key string) string {
 	t.Helper()
 	name, ok := pgSchemas.Load(key)
 	if !ok {
@@ -85,7 +85,7 @@ func pgSchema(t *testing.T, dsn, key string) string {
 	return dsn + sep + "search_path=" + name.(string)
 }
 
-func openStore(t *testing.T, cfg Config, dir string) *Store {
+func openStore(t testing.TB, cfg Config, dir string) *Store {
 	t.Helper()
 	st, err := Open(t.Context(), cfg, dir, slog.New(slog.DiscardHandler))
 	if err != nil {
