@@ -575,3 +575,31 @@ func TestLiveLookupWithoutLeadTable(t *testing.T) {
 		t.Errorf("throttled live lookup: %v", err)
 	}
 }
+
+func TestDeltaAcrossPages(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	seedContacts(fake, 5)
+	d := newTestDirectory(t, fake, nil, func(c *Config) { c.PageSize = 2; c.Tables = map[string][]string{"contact": {"telephone1"}} })
+	ctx := t.Context()
+	if err := d.Sync(ctx, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, fake.Put("contact", map[string]any{"lastname": "New", "telephone1": fmt.Sprintf("040 %d", 5000000+i)}))
+	}
+	fake.Delete("contact", ids[4])
+	before := len(fake.Requests())
+	if err := d.Sync(ctx, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Requests()) - before; n != 3 { // 4 changes + 1 delete in pages of 2
+		t.Errorf("delta took %d requests, want 3", n)
+	}
+	for i := range 5 {
+		ms, _ := d.Lookup(ctx, d.parser.Parse(fmt.Sprintf("+4940%d", 5000000+i)))
+		if want := map[bool]int{true: 0, false: 1}[i == 4]; len(ms) != want {
+			t.Errorf("number %d: %d matches, want %d", i, len(ms), want)
+		}
+	}
+}
