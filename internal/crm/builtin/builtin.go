@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -107,10 +108,17 @@ func (d *Directory) Load(ctx context.Context) error {
 func (d *Directory) Sync(ctx context.Context) error {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
+	const batch = 4096
+	var pending []crm.Record
 	seq, err := d.st.RecordsSince(ctx, d.seq, func(r crm.Record, _ int64) error {
-		d.apply(r)
+		pending = append(pending, r)
+		if len(pending) == batch {
+			d.applyAll(pending)
+			pending = pending[:0]
+		}
 		return nil
 	})
+	d.applyAll(pending)
 	d.seq = seq // what was applied stays applied, even after an error
 	if err != nil {
 		return fmt.Errorf("builtin: sync: %w", err)
@@ -184,12 +192,26 @@ func (d *Directory) URL(ref crm.Ref) string {
 func fold(name string) string { return strings.ToLower(strings.Join(strings.Fields(name), " ")) }
 
 // apply puts r (as stored) into memory and the phone index.
-func (d *Directory) apply(r crm.Record) {
+func (d *Directory) apply(r crm.Record) { d.install(d.prepare(r)) }
+
+// prepared is a record with its numbers parsed, ready for install.
+type prepared struct {
+	rec     crm.Record
+	entries []phone.Entry
+}
+
+// prepare parses r's numbers: the slow part of applying a record, done outside locks.
+func (d *Directory) prepare(r crm.Record) prepared {
 	r.URL = d.URL(r.Ref)
 	entries := make([]phone.Entry, 0, len(r.Phones))
 	for _, p := range r.Phones {
 		entries = append(entries, phone.Entry{Field: p.Field, Number: d.parser.ParseStored(p.Raw, r.Country)})
 	}
+	return prepared{r, entries}
+}
+
+func (d *Directory) install(p prepared) {
+	r := p.rec
 	k := key(r.Ref)
 	d.mu.Lock()
 	if old := d.recs[k]; old != nil && old.Entity == crm.Account && d.accounts[fold(old.Name)] == old.ID {
@@ -202,7 +224,26 @@ func (d *Directory) apply(r crm.Record) {
 		}
 	}
 	d.mu.Unlock()
-	d.idx.Set(k, entries)
+	d.idx.Set(k, p.entries)
+}
+
+// applyAll applies many records in order, parsing their numbers on all CPUs (loading
+// a million records is mostly number parsing).
+func (d *Directory) applyAll(recs []crm.Record) {
+	ps := make([]prepared, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(recs)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(recs); i += workers {
+				ps[i] = d.prepare(recs[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range ps {
+		d.install(p)
+	}
 }
 
 // view returns the record as callers see it: a contact's company is its account's name.
@@ -384,9 +425,7 @@ func (d *Directory) write(ctx context.Context, recs []crm.Record) error {
 	if _, err := d.st.PutRecords(ctx, recs); err != nil {
 		return err
 	}
-	for _, r := range recs {
-		d.apply(r)
-	}
+	d.applyAll(recs)
 	return nil
 }
 
