@@ -95,7 +95,11 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 		}
 		// _txlock=immediate: every transaction takes the write lock up front, so two
 		// writers queue on busy_timeout instead of failing on a read→write upgrade.
-		s.db, err = sql.Open("sqlite", path+"?_busy_timeout=5000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate")
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		s.db, err = sql.Open("sqlite", path+sep+"_busy_timeout=5000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 		}

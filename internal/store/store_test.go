@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,6 +126,22 @@ func TestOpenMigratesOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestOpenSQLiteDSN(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "my.db")
+	t.Setenv("RINGSIDE_TEST_STORE_DSN", path)
+	st := openStore(t, Config{Driver: "SQLite", DSNEnv: "RINGSIDE_TEST_STORE_DSN"}, "")
+	if _, err := st.AddUser(t.Context(), User{Name: "a"}, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at the DSN's path: %v", err)
+	}
+	var mode string
+	if err := st.db.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q, %v", mode, err)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -363,10 +363,24 @@ func normalise(r *crm.Record) error {
 // with a company and no account is linked to the account of that name, which is
 // created when there is none.
 func (d *Directory) Create(ctx context.Context, r crm.Record) (crm.Record, error) {
+	r.ID = newID()
+	return d.save(ctx, r, "create")
+}
+
+// Update replaces the record r.Ref (which must exist, with the same entity) and returns
+// it as stored; a contact's company is linked as in Create.
+func (d *Directory) Update(ctx context.Context, r crm.Record) (crm.Record, error) {
+	if _, err := d.Get(ctx, r.Ref); err != nil {
+		return crm.Record{}, err
+	}
+	return d.save(ctx, r, "update")
+}
+
+func (d *Directory) save(ctx context.Context, r crm.Record, what string) (crm.Record, error) {
 	if err := normalise(&r); err != nil {
 		return crm.Record{}, err
 	}
-	r.ID, r.URL = newID(), ""
+	r.URL = ""
 	batch := []crm.Record{r}
 	if r.Entity == crm.Contact && r.AccountID == "" && strings.TrimSpace(r.Company) != "" {
 		if err := d.Sync(ctx); err != nil {
@@ -383,7 +397,7 @@ func (d *Directory) Create(ctx context.Context, r crm.Record) (crm.Record, error
 		batch[0].AccountID = id
 	}
 	if err := d.write(ctx, batch); err != nil {
-		return crm.Record{}, fmt.Errorf("builtin: create %s: %w", r.Entity, err)
+		return crm.Record{}, fmt.Errorf("builtin: %s %s: %w", what, r.Entity, err)
 	}
 	rec, _ := d.get(batch[0].Ref)
 	return rec, nil

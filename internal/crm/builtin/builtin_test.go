@@ -184,7 +184,7 @@ func TestCreateLookupGet(t *testing.T) {
 		t.Errorf("second contact %+v, %v; want account %s", c2, err, c.AccountID)
 	}
 	ms, err := d.Lookup(ctx, p.Parse("+49 351 4455667"))
-	if err != nil || len(ms) != 1 || ms[0].ID != c.ID || ms[0].Company != "Neuland Werkzeuge GmbH" || ms[0].How != phone.MatchExact {
+	if err != nil || len(ms) != 1 || ms[0].Field != crm.FieldBusiness || ms[0].ID != c.ID || ms[0].Company != "Neuland Werkzeuge GmbH" || ms[0].How != phone.MatchExact {
 		t.Errorf("Lookup = %+v, %v", ms, err)
 	}
 	if got, err := d.Get(ctx, c.Ref); err != nil || !cmp.Equal(got, c) {
@@ -204,7 +204,24 @@ func TestCreateLookupGet(t *testing.T) {
 			t.Errorf("%s: Create = %v, want a FieldError", name, err)
 		}
 	}
-	// A lookup that finds nothing, and one by trailing digits.
+	// Update: the old number leaves the index, the new one enters it.
+	upd := c
+	upd.Phones = []crm.Phone{{Field: crm.FieldMobile, Raw: "0171 9090909"}}
+	upd.LastName = "Lorenz-Berg"
+	got, err := d.Update(ctx, upd)
+	if err != nil || got.Name != "Ida Lorenz-Berg" || got.AccountID != c.AccountID {
+		t.Errorf("Update = %+v, %v", got, err)
+	}
+	if ms, _ := d.Lookup(ctx, p.Parse("+49 351 4455667")); len(ms) != 0 {
+		t.Errorf("old number still found: %+v", ms)
+	}
+	if ms, _ := d.Lookup(ctx, p.Parse("+491719090909")); len(ms) != 1 || ms[0].Name != "Ida Lorenz-Berg" {
+		t.Errorf("new number: %+v", ms)
+	}
+	if _, err := d.Update(ctx, crm.Record{Ref: crm.Ref{Entity: crm.Contact, ID: "nope"}, LastName: "X"}); !errors.Is(err, crm.ErrNotFound) {
+		t.Errorf("Update(unknown) = %v", err)
+	}
+	// A lookup that finds nothing.
 	if ms, err := d.Lookup(ctx, p.Parse("+1 212 555 0100")); err != nil || len(ms) != 0 {
 		t.Errorf("unknown number: %+v, %v", ms, err)
 	}
