@@ -17,10 +17,22 @@ type Finding struct {
 	Detail string `json:"detail"` // what is wrong and how to fix it (or what was found)
 }
 
-// Check signs in, checks the application user, and for each configured table that change
-// tracking is on and one record can be read with the configured columns (ringside crm
-// check). It reports every problem rather than stopping at the first.
-func (d *Directory) Check(ctx context.Context) []Finding {
+// Check signs in and checks what Findings checks, returning nil when all is well, else
+// every problem found, in plain words (ringside crm check, config check --connect).
+func (d *Directory) Check(ctx context.Context) error {
+	var errs []error
+	for _, f := range d.Findings(ctx) {
+		if !f.OK {
+			errs = append(errs, fmt.Errorf("dynamics: %s: %s", f.Check, f.Detail))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Findings signs in, checks the application user, and for each configured table that
+// change tracking is on and one record can be read with the configured columns. It
+// reports every check, passed or not, rather than stopping at the first problem.
+func (d *Directory) Findings(ctx context.Context) []Finding {
 	var fs []Finding
 	if _, err := d.c.token(ctx, true); err != nil {
 		return append(fs, Finding{Check: "sign in", Detail: err.Error()})

@@ -37,6 +37,18 @@ type IndexStore interface {
 	ClearIndex(ctx context.Context, scope string) error
 }
 
+// nopStore keeps nothing.
+type nopStore struct{}
+
+func (nopStore) SetState(context.Context, string, string, []byte) error { return nil }
+func (nopStore) State(context.Context, string, string) ([]byte, error) {
+	return nil, store.ErrNotFound
+}
+func (nopStore) PutIndexRows(context.Context, string, []IndexRow) error            { return nil }
+func (nopStore) DeleteIndexRows(context.Context, string, []string) error           { return nil }
+func (nopStore) LoadIndexRows(context.Context, string, func(IndexRow) error) error { return nil }
+func (nopStore) ClearIndex(context.Context, string) error                          { return nil }
+
 // An Option changes how New builds a Directory.
 type Option func(*options)
 
@@ -81,7 +93,8 @@ type Directory struct {
 
 // New validates cfg, reads the client secret (from the environment variable named by
 // client_secret_env, through WithGetenv, or from client_secret_file) and returns a
-// Directory. It does no network I/O; call Run to keep the index current.
+// Directory. It does no network I/O; call Run to keep the index current. st persists the
+// index; nil keeps it in memory only (for validation, e.g. config check).
 func New(cfg Config, parser *phone.Parser, st IndexStore, log *slog.Logger, opts ...Option) (*Directory, error) {
 	o := options{getenv: getenvDefault, now: time.Now}
 	for _, f := range opts {
@@ -91,7 +104,7 @@ func New(cfg Config, parser *phone.Parser, st IndexStore, log *slog.Logger, opts
 		return nil, errors.New("dynamics: a phone parser is required")
 	}
 	if st == nil {
-		return nil, errors.New("dynamics: an index store is required")
+		st = nopStore{} // validation only (config check): the index then lives in memory only
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

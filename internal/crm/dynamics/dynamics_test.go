@@ -510,7 +510,7 @@ func TestCheck(t *testing.T) {
 	d := newTestDirectory(t, fake, nil, func(c *Config) {
 		c.Tables = map[string][]string{"contact": {"telephone1", "pager_bogus"}, "account": {"telephone1"}, "lead": {"telephone1"}}
 	})
-	fs := d.Check(t.Context())
+	fs := d.Findings(t.Context())
 	got := map[string]string{}
 	for _, f := range fs {
 		if !f.OK {
@@ -530,8 +530,15 @@ func TestCheck(t *testing.T) {
 		t.Errorf("findings: %v", fs)
 	}
 	bad := newTestDirectory(t, dataversetest.New(t, dataversetest.Options{ClientID: "someone-else"}), nil)
-	if fs := bad.Check(t.Context()); len(fs) != 1 || fs[0].OK || !strings.Contains(fs[0].Detail, "AADSTS700016") {
+	if fs := bad.Findings(t.Context()); len(fs) != 1 || fs[0].OK || !strings.Contains(fs[0].Detail, "AADSTS700016") {
 		t.Errorf("check with an unknown client: %+v", fs)
+	}
+	if err := d.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "Track changes") {
+		t.Errorf("Check = %v", err)
+	}
+	good := newTestDirectory(t, dataversetest.New(t, dataversetest.Options{}), nil)
+	if err := good.Check(t.Context()); err != nil {
+		t.Errorf("Check of a healthy environment: %v", err)
 	}
 }
 
@@ -601,5 +608,20 @@ func TestDeltaAcrossPages(t *testing.T) {
 		if want := map[bool]int{true: 0, false: 1}[i == 4]; len(ms) != want {
 			t.Errorf("number %d: %d matches, want %d", i, len(ms), want)
 		}
+	}
+}
+
+func TestNilStoreValidatesAndWorksInMemory(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	fake.Put("contact", map[string]any{"lastname": "A", "telephone1": "030 1111111"})
+	d, err := New(testConfig(fake), testParser(t), nil, nil, WithGetenv(testGetenv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(t.Context(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := d.Lookup(t.Context(), d.parser.Parse("030 1111111")); len(ms) != 1 {
+		t.Errorf("lookup without a store: %+v", ms)
 	}
 }
