@@ -196,6 +196,17 @@ func (d *Directory) initial(ctx context.Context, t table, p *progressCounter) er
 	if total, err := d.count(ctx, t); err == nil {
 		p.total += total
 	}
+	// Only what was indexed before this sync may be dropped at its end: a record created
+	// meanwhile (Create) is newer than the snapshot and comes with the next delta.
+	prefix := string(t.entity) + "/"
+	var before []string
+	d.recMu.RLock()
+	for k := range d.recs {
+		if strings.HasPrefix(k, prefix) {
+			before = append(before, k)
+		}
+	}
+	d.recMu.RUnlock()
 	seen := map[string]bool{}
 	u := d.cfg.api + t.set + "?$select=" + t.selectList()
 	op := "sync " + t.set
@@ -234,16 +245,10 @@ func (d *Directory) initial(ctx context.Context, t table, p *progressCounter) er
 		}
 		// Drop what the CRM no longer has.
 		var gone []string
-		prefix := string(t.entity) + "/"
-		d.recMu.RLock()
-		for k := range d.recs {
-			if strings.HasPrefix(k, prefix) && !seen[k] {
+		for _, k := range before {
+			if !seen[k] && d.remove(k) {
 				gone = append(gone, k)
 			}
-		}
-		d.recMu.RUnlock()
-		for _, k := range gone {
-			d.remove(k)
 		}
 		if err := d.persist(ctx, nil, gone); err != nil {
 			return err
