@@ -625,3 +625,13 @@ func TestNilStoreValidatesAndWorksInMemory(t *testing.T) {
 		t.Errorf("lookup without a store: %+v", ms)
 	}
 }
+
+func TestCheckPrivilege(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	fake.Fail(dataversetest.Fault{Status: 403, Method: "GET", PathPrefix: "accounts"})
+	d := newTestDirectory(t, fake, nil)
+	err := d.Check(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "organisation-level Read on account") {
+		t.Errorf("Check = %v", err)
+	}
+}
