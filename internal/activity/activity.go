@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
@@ -66,7 +67,28 @@ func Build(rec store.CallRecord, agentOf func(ext string) (user, email string), 
 	if ext != "" && agentOf != nil {
 		a.Agent, a.AgentEmail = agentOf(ext)
 	}
+	a.Agents = agents(c, agentOf)
 	return a
+}
+
+// agents lists the users of the legs that talked, in the order they answered.
+func agents(c call.Call, agentOf func(ext string) (string, string)) []string {
+	legs := slices.Clone(c.Legs)
+	slices.SortStableFunc(legs, func(a, b call.Leg) int { return a.AnsweredAt.Compare(b.AnsweredAt) })
+	var out []string
+	for _, l := range legs {
+		if l.AnsweredAt.IsZero() {
+			continue
+		}
+		u := l.User
+		if u == "" && agentOf != nil {
+			u, _ = agentOf(l.Extension)
+		}
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func displayName(rec store.CallRecord) string {

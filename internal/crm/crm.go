@@ -97,6 +97,10 @@ type Activity struct {
 	Duration   time.Duration `json:"duration"`
 	Missed     bool          `json:"missed,omitempty"`
 	Open       bool          `json:"open,omitempty"` // leave the activity open (e.g. missed call to call back)
+
+	// Agents are every user who talked on the call, in order (a transfer chain); Agent
+	// is the last of them, who owns the activity.
+	Agents []string `json:"agents,omitempty"`
 }
 
 // An ActivityLogger writes phone-call activities.

@@ -11,15 +11,19 @@ import (
 	"github.com/ringside/ringside/internal/activity"
 	"github.com/ringside/ringside/internal/agent"
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/rules"
 	"github.com/ringside/ringside/internal/store"
 )
 
 // Message is one stream message: a call event with who the caller is.
 type Message struct {
 	Type    call.EventType `json:"type"`
+	Resync  bool           `json:"resync,omitempty"` // caused by a resynchronisation: update the card, do not pop again (keep it second: see isPop)
+	Recv    time.Time      `json:"-"`                // when the cause reached Ringside: the hub measures pop latency from it
 	Call    call.Call      `json:"call"`
 	Leg     *call.Leg      `json:"leg,omitempty"`
 	From    string         `json:"from,omitempty"`
@@ -28,8 +32,14 @@ type Message struct {
 	// call.updated follows), failed, or skipped (withheld number).
 	Lookup string `json:"lookup"`
 	// AnsweredByUser names the user who answered, for "answered by Bob".
-	AnsweredByUser string    `json:"answered_by_user,omitempty"`
-	Time           time.Time `json:"time"`
+	AnsweredByUser string `json:"answered_by_user,omitempty"`
+	// Pop is true when a rule pops this event (ringing and dialing messages are only
+	// sent when one does).
+	Pop bool `json:"pop,omitempty"`
+	// Actions are what the rules ask the agent's page to do (open_record,
+	// open_create_form, open_activity, notify).
+	Actions []rules.UIAction `json:"actions,omitempty"`
+	Time    time.Time        `json:"time"`
 }
 
 // MsgUpdated is the extra stream message type sent when a pending lookup completes.
@@ -42,10 +52,15 @@ type journal interface {
 	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
 }
 
-// pipeline runs signals through the tracker, looks callers up, pops to agents, keeps the
-// journal and queues the call log. Signals of one call are handled in order by one shard.
+// pipeline runs signals through the tracker, looks callers up, evaluates the rules, pops
+// to agents with the rules' UI actions, keeps the journal, and queues the rules' writes
+// (call log, webhooks) through the outbox. Signals of one call are handled in order by
+// one shard; writes are queued in event order by one writer, so that they are delivered
+// in order per call.
 type pipeline struct {
 	log     *slog.Logger
+	rules   *rules.Engine
+	kick    func() // wakes the outbox after a write was queued
 	tracker *call.Tracker
 	lookup  *lookup.Service
 	parser  *phone.Parser
@@ -65,6 +80,8 @@ type pipeline struct {
 	jq      map[string]call.Call // call id → latest snapshot to save
 	jnotify chan struct{}
 
+	wq chan store.OutboxItem // rule writes (webhooks) waiting for the outbox, in event order
+
 	bg sync.WaitGroup // pending lookups, activity queueing
 }
 
@@ -79,7 +96,17 @@ type callInfo struct {
 	matches []crm.Match
 	state   string // done, pending, failed, skipped
 	ended   bool
-	logged  bool // the call's activity is queued
+	// log is the pending log_activity request: written after the journal has the call.
+	log *logRequest
+	// last is the last rule event of the call and what fired for it (all its users), so
+	// that a late lookup answer runs the rules that now apply.
+	last  *rules.Input
+	fired rules.Result
+}
+
+type logRequest struct {
+	opts rules.LogOptions
+	in   rules.Input
 }
 
 func newPipeline(log *slog.Logger, tr *call.Tracker, lk *lookup.Service, parser *phone.Parser, hub *agent.Hub, j journal, logCall bool, shards int) *pipeline {
@@ -87,7 +114,11 @@ func newPipeline(log *slog.Logger, tr *call.Tracker, lk *lookup.Service, parser 
 		shards = 8
 	}
 	p := &pipeline{log: log, tracker: tr, lookup: lk, parser: parser, hub: hub, journal: j, logCall: logCall,
-		now: time.Now, calls: map[string]*callInfo{}, jq: map[string]call.Call{}, jnotify: make(chan struct{}, 1)}
+		now: time.Now, calls: map[string]*callInfo{}, jq: map[string]call.Call{}, jnotify: make(chan struct{}, 1),
+		wq: make(chan store.OutboxItem, 1024), kick: func() {}}
+	if e, err := rules.New(&config.Config{}, rules.Options{}); err == nil {
+		p.rules = e // the defaults, until server.build sets the configured rules
+	}
 	for range shards {
 		p.shards = append(p.shards, make(chan item, 256))
 	}
@@ -125,6 +156,7 @@ func (p *pipeline) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { p.runJournal(ctx) })
+	wg.Go(func() { p.runWrites(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
@@ -154,6 +186,7 @@ func (p *pipeline) Run(ctx context.Context) error {
 	wg.Wait()
 	p.bg.Wait()
 	p.flushJournal(context.WithoutCancel(ctx))
+	p.drainWrites(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -227,9 +260,25 @@ func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) 
 		}
 	}
 	msg := Message{Type: MsgUpdated, Call: c, Matches: matches, Lookup: state, Time: p.now()}
-	b, _ := json.Marshal(msg)
-	for _, u := range p.hub.Recipients(call.Event{Call: c}) {
-		p.hub.Send(u, b)
+	rcpt := p.hub.Recipients(call.Event{Call: c})
+	// The rules of the last event again, now that the caller is known (or known to be
+	// unknown): what newly applies runs now.
+	p.mu.Lock()
+	last, fired := ci.last, ci.fired
+	p.mu.Unlock()
+	var rr rules.Result
+	var in rules.Input
+	if last != nil && err == nil {
+		in = *last
+		in.Matches, in.Lookup = matches, state
+		rr = p.rules.Evaluate(&in).Without(fired)
+		p.mu.Lock()
+		ci.fired.Fired = append(ci.fired.Fired, rr.Fired...)
+		p.mu.Unlock()
+	}
+	p.send(rcpt, msg, &in, rr, false)
+	if len(rr.Fired) > 0 {
+		p.write(context.WithoutCancel(ctx), ci, &in, rr)
 	}
 	p.queueJournal(c)
 }
@@ -237,7 +286,7 @@ func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) 
 func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 	ci := p.info(ctx, ev.Call)
 	p.mu.Lock()
-	msg := Message{Type: ev.Type, Call: ev.Call, Leg: ev.Leg, From: ev.From, Matches: ci.matches, Lookup: ci.state, Time: ev.Time}
+	msg := Message{Type: ev.Type, Resync: ev.Resync, Recv: recv, Call: ev.Call, Leg: ev.Leg, From: ev.From, Matches: ci.matches, Lookup: ci.state, Time: ev.Time}
 	if ev.Type == call.EvEnded || ev.Type == call.EvMissed || ev.Type == call.EvNotAnswered {
 		ci.ended = true
 	}
@@ -250,31 +299,155 @@ func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 			msg.AnsweredByUser = us[0]
 		}
 	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		p.log.Error("encoding stream message", "call_id", ev.Call.ID, "err", err)
-		return
-	}
 	rcpt := p.hub.Recipients(ev)
-	for _, u := range rcpt {
-		p.hub.Send(u, b)
+	in := rules.Input{Event: rules.EventOf(ev), Type: ev.Type, Call: ev.Call, Leg: ev.Leg, From: ev.From,
+		Matches: msg.Matches, Lookup: msg.Lookup, Users: rcpt, Time: ev.Time}
+	in.Agent, in.AgentEmail = p.agentFor(ev)
+	res := p.rules.Evaluate(&in)
+	if in.Event != "" {
+		p.mu.Lock()
+		ci.last, ci.fired = &in, res
+		p.mu.Unlock()
 	}
+	sent := p.send(rcpt, msg, &in, res, rules.Popable(ev.Type) && in.Event != "")
 	if p.observe != nil {
-		p.observe(ev, len(rcpt), recv)
+		p.observe(ev, sent, recv)
 	}
+	// Writes after the pop: they never delay it.
+	p.write(ctx, ci, &in, res)
 	p.queueJournal(ev.Call)
 }
 
-// logActivity queues the phone-call activity of an ended call whose journal entry is
-// written, once per call.
+// send delivers msg to the recipients with their UI actions. A popable message goes only
+// to the users a rule pops it for. It returns how many users were sent the message.
+func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, popable bool) int {
+	encoded := map[string][]byte{} // by pop and actions: most users share one encoding
+	sent := 0
+	for _, u := range rcpt {
+		r := res
+		if p.rules.PerUser() && in.Event != "" {
+			one := *in
+			one.Users = []string{u}
+			r = p.rules.Evaluate(&one)
+		}
+		m := msg
+		m.Pop = r.Pop()
+		if popable && !m.Pop {
+			continue
+		}
+		acts, err := r.UI(in)
+		if err != nil {
+			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+		}
+		m.Actions = acts
+		key, _ := json.Marshal(struct {
+			Pop bool
+			A   []rules.UIAction
+		}{m.Pop, acts})
+		b, ok := encoded[string(key)]
+		if !ok {
+			var err error
+			if b, err = json.Marshal(m); err != nil {
+				p.log.Error("encoding stream message", "call_id", in.Call.ID, "err", err)
+				return sent
+			}
+			encoded[string(key)] = b
+		}
+		p.hub.SendSince(u, b, m.Recv)
+		sent++
+	}
+	return sent
+}
+
+// agentFor names the agent of an event: the user at its leg, else the one who answered.
+func (p *pipeline) agentFor(ev call.Event) (string, string) {
+	if p.agentOf == nil {
+		return "", ""
+	}
+	ext := ev.Call.AnsweredBy
+	if ev.Leg != nil {
+		if ev.Leg.User != "" {
+			return ev.Leg.User, ""
+		}
+		ext = ev.Leg.Extension
+	}
+	if ext == "" {
+		return "", ""
+	}
+	return p.agentOf(ext)
+}
+
+// write queues the writing actions of res: webhooks go to the writer (in event order),
+// log_activity waits for the journal to hold the call.
+func (p *pipeline) write(ctx context.Context, ci *callInfo, in *rules.Input, res rules.Result) {
+	if opts, ok := res.Log(); ok {
+		if p.logCall {
+			p.mu.Lock()
+			ci.log = &logRequest{opts: opts, in: *in}
+			p.mu.Unlock()
+		} else {
+			p.log.Debug("log_activity: the CRM takes no activities", "call_id", in.Call.ID)
+		}
+	}
+	items, err := res.Webhooks(in)
+	if err != nil {
+		p.log.Error("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+	}
+	for _, it := range items {
+		select {
+		case p.wq <- it:
+		case <-ctx.Done():
+			p.log.Error("webhook not queued: shutting down", "call_id", in.Call.ID, "event", in.Event)
+			return
+		}
+	}
+}
+
+// runWrites puts the rules' writes into the outbox, in the order they were made.
+func (p *pipeline) runWrites(ctx context.Context) {
+	for {
+		select {
+		case it := <-p.wq:
+			p.enqueue(ctx, it)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drainWrites queues what is left at shutdown.
+func (p *pipeline) drainWrites(ctx context.Context) {
+	for {
+		select {
+		case it := <-p.wq:
+			p.enqueue(ctx, it)
+		default:
+			return
+		}
+	}
+}
+
+func (p *pipeline) enqueue(ctx context.Context, it store.OutboxItem) {
+	if _, err := p.journal.Enqueue(ctx, it); err != nil {
+		p.log.Error("rule action not queued", "kind", it.Kind, "key", it.Key, "err", err)
+		return
+	}
+	p.kick()
+}
+
+// logActivity queues the phone-call activity a log_activity rule asked for, once the
+// journal holds the call (and a slow lookup has answered). Every write of a call has the
+// call's key, so the CRM keeps one activity per call, whatever logs it and how often:
+// the agent's notes, a ring group, a transfer chain, a repeated event.
 func (p *pipeline) logActivity(ctx context.Context, c call.Call) {
 	p.mu.Lock()
 	ci := p.calls[callKey(c.Source, c.ID)]
-	if ci == nil || ci.logged {
+	if ci == nil || ci.log == nil || ci.state == "pending" {
 		p.mu.Unlock()
 		return
 	}
-	ci.logged = true
+	req := ci.log
+	ci.log = nil
 	p.mu.Unlock()
 	rec, err := p.journal.GetCall(ctx, c.ID)
 	if err != nil {
@@ -282,9 +455,16 @@ func (p *pipeline) logActivity(ctx context.Context, c call.Call) {
 		return
 	}
 	a := activity.Build(rec, p.agentOf, p.now())
+	in := req.in
+	in.Call, in.Matches, in.Agent, in.AgentEmail = rec.Call, rec.Matches, a.Agent, a.AgentEmail
+	if err := req.opts.Apply(&a, &in); err != nil {
+		p.log.Warn("rule action failed; default subject used", "call_id", c.ID, "err", err)
+	}
 	if err := activity.Queue(ctx, p.journal, a); err != nil {
 		p.log.Error("queueing call log", "call_id", c.ID, "err", err)
+		return
 	}
+	p.kick()
 }
 
 func (p *pipeline) forgetEnded() {
@@ -298,7 +478,7 @@ func (p *pipeline) forgetEnded() {
 		active[callKey(c.Source, c.ID)] = true
 	}
 	for k, ci := range p.calls {
-		if ci.ended && !active[k] && ci.state != "pending" && (ci.logged || !p.logCall) {
+		if ci.ended && !active[k] && ci.state != "pending" && ci.log == nil {
 			delete(p.calls, k)
 		}
 	}
@@ -347,7 +527,7 @@ func (p *pipeline) flushJournal(ctx context.Context) {
 			p.log.Error("journal write failed", "call_id", c.ID, "err", err)
 			continue
 		}
-		if c.State == call.Ended && p.logCall {
+		if p.logCall {
 			p.logActivity(ctx, c)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/outbox"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/rules"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/telephony"
 	"github.com/ringside/ringside/internal/web"
@@ -41,6 +42,9 @@ type Options struct {
 	Demo bool
 	// Out receives what the server tells the person who started it (demo logins).
 	Out io.Writer
+	// Outbox tunes the outbox worker (tests use short backoffs); zero values take the
+	// defaults.
+	Outbox outbox.Options
 }
 
 // DemoPassword is the password of the demo agents.
@@ -126,6 +130,9 @@ func Check(ctx context.Context, cfg *config.Config) error {
 	if _, err := lookup.New(nopDir{}, cfg.Lookup, nil); err != nil {
 		errs = append(errs, cfg.Errorf("lookup", "%v", err))
 	}
+	if _, err := rules.New(cfg, rules.Options{}); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -151,13 +158,20 @@ func (s *Server) build(ctx context.Context) error {
 	s.pipe = newPipeline(s.log.With("component", "pipeline"), s.track, s.lookup, s.parser, s.hub, s.st, logs, 0)
 	s.pipe.agentOf = s.agentOf
 	s.pipe.observe = s.met.observe
+	eng, err := rules.New(cfg, rules.Options{})
+	if err != nil {
+		return err
+	}
+	s.pipe.rules = eng
 
 	handlers := map[string]outbox.Handler{}
 	if l, ok := s.dir.(crm.ActivityLogger); ok {
 		handlers[activity.Kind] = outbox.Handler(activity.Handler(l))
 	}
+	handlers[rules.WebhookKind] = outbox.Handler(eng.WebhookHandler())
 	host, _ := os.Hostname()
-	s.outbox = outbox.New(s.st, fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomID()), handlers, s.log.With("component", "outbox"), outbox.Options{})
+	s.outbox = outbox.New(s.st, fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomID()), handlers, s.log.With("component", "outbox"), s.opt.Outbox)
+	s.pipe.kick = s.outbox.Kick
 
 	httpSources := map[string]http.Handler{}
 	for i, sec := range cfg.Telephony {
