@@ -241,8 +241,8 @@ func (co *correlator) create(e *event, at time.Time, answered bool) *leg {
 		if c.dir == call.Outbound {
 			return l
 		}
+		l.announced = true // by its ringing, or (resync of a talking phone) by its answer
 		if !answered {
-			l.announced = true
 			co.send(c, call.Signal{Kind: call.SigRinging, Extension: ext, Time: at})
 		}
 		return l

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 )
 
 // Content types of ESL frames.
@@ -58,8 +59,14 @@ func (fr *frameReader) readFrame(f *frame) error {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				return fmt.Errorf("header line too long: %w", errFrame)
 			}
-			if err == io.EOF && len(line) == 0 && lines == 0 {
-				return io.EOF
+			if len(line) == 0 && lines == 0 && seen == 0 {
+				if err == io.EOF {
+					return io.EOF
+				}
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					return errIdle
+				}
 			}
 			if err == io.EOF {
 				return io.ErrUnexpectedEOF
