@@ -30,7 +30,14 @@ type Options struct {
 	// as the Dynamics 365 host that embeds the agent page. The page's own host is always
 	// allowed.
 	OriginPatterns []string
+	// Written, when set, is called after a message sent with SendSince (non-zero since)
+	// has been written to a connection's socket: for the pop latency histogram.
+	Written func(msg []byte, since time.Time)
 }
+
+// A Forward takes the messages given to Send instead of the local connections: a cluster
+// publishes them to every node, and each node hands what it receives to Deliver.
+type Forward func(user string, msg []byte, since time.Time)
 
 // A Hub routes messages to users' connections. It is safe for concurrent use.
 type Hub struct {
@@ -41,13 +48,21 @@ type Hub struct {
 	conns map[string]map[*conn]struct{} // user → live connections
 	exts  map[string][]string           // extension → users
 
+	forward atomic.Pointer[Forward]
+
 	connected atomic.Int64
 	dropped   atomic.Int64
 }
 
+// outMsg is a queued message and when its cause reached Ringside (zero: not measured).
+type outMsg struct {
+	b     []byte
+	since time.Time
+}
+
 type conn struct {
 	user string
-	send chan []byte
+	send chan outMsg
 	once sync.Once
 	kill chan struct{} // closed when the hub drops the connection
 }
@@ -123,15 +138,43 @@ func appendUnique(s []string, v string) []string {
 	return append(s, v)
 }
 
+// SetForward makes Send hand every message to f instead of the local connections (nil
+// restores local delivery). f must deliver the message to the users' connections on every
+// node, this one included (through Deliver).
+func (h *Hub) SetForward(f Forward) {
+	if f == nil {
+		h.forward.Store(nil)
+		return
+	}
+	h.forward.Store(&f)
+}
+
 // Send queues msg for every connection of user and returns how many took it. A
-// connection whose queue is full is dropped: it is too slow to keep up.
+// connection whose queue is full is dropped: it is too slow to keep up. With a forward set
+// (see SetForward) it hands msg on and returns 0.
 func (h *Hub) Send(user string, msg []byte) int {
+	return h.SendSince(user, msg, time.Time{})
+}
+
+// SendSince is Send for a message caused by something that reached Ringside at since:
+// Options.Written learns when it is written to each socket.
+func (h *Hub) SendSince(user string, msg []byte, since time.Time) int {
+	if f := h.forward.Load(); f != nil {
+		(*f)(user, msg, since)
+		return 0
+	}
+	return h.Deliver(user, msg, since)
+}
+
+// Deliver queues msg for the local connections of user, whatever the forward: a cluster
+// calls it with the messages it receives. It returns how many connections took it.
+func (h *Hub) Deliver(user string, msg []byte, since time.Time) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
 	for c := range h.conns[user] {
 		select {
-		case c.send <- msg:
+		case c.send <- outMsg{b: msg, since: since}:
 			n++
 		default:
 			h.dropped.Add(1)
@@ -188,9 +231,9 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		return err // Accept has answered the request
 	}
 	ws.SetReadLimit(64 << 10)
-	c := &conn{user: user, send: make(chan []byte, h.opt.SendBuffer+len(hello)), kill: make(chan struct{})}
+	c := &conn{user: user, send: make(chan outMsg, h.opt.SendBuffer+len(hello)), kill: make(chan struct{})}
 	for _, m := range hello {
-		c.send <- m
+		c.send <- outMsg{b: m}
 	}
 	h.add(c)
 	defer h.remove(c)
@@ -233,8 +276,11 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 			return nil
 		case m := <-c.send:
 			wctx, wcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
-			err := ws.Write(wctx, websocket.MessageText, m)
+			err := ws.Write(wctx, websocket.MessageText, m.b)
 			wcancel()
+			if err == nil && !m.since.IsZero() && h.opt.Written != nil {
+				h.opt.Written(m.b, m.since)
+			}
 			if err != nil {
 				ws.CloseNow()
 				if errors.Is(err, context.DeadlineExceeded) {

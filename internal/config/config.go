@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ringside/ringside/internal/cluster"
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/phone"
 	"github.com/ringside/ringside/internal/store"
@@ -40,6 +41,8 @@ type Config struct {
 	Users     []User        `yaml:"users"`
 	Calls     Calls         `yaml:"calls"`
 	Web       Web           `yaml:"web"`
+	// Cluster joins other nodes over NATS (see internal/cluster); empty: this node runs alone.
+	Cluster cluster.Config `yaml:"cluster"`
 	// Rules is decoded by the rules engine.
 	Rules Raw `yaml:"rules"`
 
@@ -311,6 +314,10 @@ func (c *Config) validate() error {
 	case "", "sqlite", "postgres":
 	default:
 		errs = append(errs, c.Errorf("store.driver", "%q is not sqlite or postgres", c.Store.Driver))
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		key, msg, _ := strings.Cut(err.Error(), ": ")
+		errs = append(errs, c.Errorf(key, "%s", msg))
 	}
 	seen := map[string]bool{}
 	for i, u := range c.Users {

@@ -33,6 +33,7 @@ telephony:
 users:
   - {name: alice, extensions: ["200"], email: alice@example.com, admin: true}
 calls: {max_age: 2h}
+cluster: {nats_url: "nats://127.0.0.1:4222", lease: postgres, lease_ttl: 3s}
 `
 	c, err := Parse("ringside.yaml", []byte(src))
 	if err != nil {
@@ -41,6 +42,9 @@ calls: {max_age: 2h}
 	if c.Listen != "127.0.0.1:9090" || c.Phone.DefaultRegion != "at" || c.Phone.MinSuffixDigits != 7 ||
 		c.Lookup.PopTimeout != 150*time.Millisecond || c.Calls.MaxAge != 2*time.Hour || len(c.Users) != 1 || !c.Users[0].Admin {
 		t.Fatalf("%+v", c)
+	}
+	if c.Cluster.NATSURL != "nats://127.0.0.1:4222" || c.Cluster.Lease != "postgres" || c.Cluster.LeaseTTL != 3*time.Second || !c.Cluster.Enabled() {
+		t.Fatalf("cluster: %+v", c.Cluster)
 	}
 	if c.Telephony[1].Name != "cloud" || c.Telephony[0].Name != "webhook" {
 		t.Fatalf("names: %q %q", c.Telephony[0].Name, c.Telephony[1].Name)
@@ -71,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{"two errors at once", "foo: 1\nbar: 2\n", []string{"ringside.yaml:1: foo: unknown key", "ringside.yaml:2: bar: unknown key"}},
 		{"syntax", "listen: [\n", []string{"ringside.yaml:"}},
 		{"telephony without kind", "telephony:\n  - {name: x}\n", []string{"ringside.yaml:2: telephony: each entry needs a kind"}},
+		{"bad cluster lease", "cluster:\n  nats_url: nats://127.0.0.1:4222\n  lease: zookeeper\n", []string{"ringside.yaml:3: cluster.lease:", "zookeeper"}},
 		{"unknown key in a user", "users:\n  - {name: a, extension: '200'}\n", []string{`users[0].extension: unknown key (did you mean "extensions"?)`}},
 	}
 	for _, tc := range tests {

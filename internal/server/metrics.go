@@ -27,7 +27,7 @@ func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), s: s}
 	m.popLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "ringside_pop_latency_seconds",
-		Help:    "Time from a phone system's signal reaching Ringside to the pop being queued on the agents' connections.",
+		Help:    "Time from a phone system's signal reaching Ringside to the pop being written to an agent's socket.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_call_events_total", Help: "Call events by type."}, []string{"type"})
@@ -54,7 +54,11 @@ func (m *metrics) handler() http.Handler {
 
 func (m *metrics) observe(ev call.Event, recipients int, since time.Time) {
 	m.events.WithLabelValues(string(ev.Type)).Inc()
-	if recipients > 0 && (ev.Type == call.EvRinging || ev.Type == call.EvDialing) {
+}
+
+// written observes a stream message written to a socket: pops feed the latency histogram.
+func (m *metrics) written(msg []byte, since time.Time) {
+	if isPop(msg) {
 		m.popLatency.Observe(time.Since(since).Seconds())
 	}
 }

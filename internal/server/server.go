@@ -68,6 +68,7 @@ type Server struct {
 	web    *web.Web
 	outbox *outbox.Worker
 	met    *metrics
+	clu    *clustering
 
 	sources []namedSource
 
@@ -151,7 +152,7 @@ func (s *Server) build(ctx context.Context) error {
 	if s.lookup, err = lookup.New(s.dir, cfg.Lookup, s.log.With("component", "lookup")); err != nil {
 		return cfg.Errorf("lookup", "%v", err)
 	}
-	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns})
+	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns, Written: func(m []byte, since time.Time) { s.met.written(m, since) }})
 	s.track = call.NewTracker(call.TrackerConfig{Parse: s.parser.Parse, MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace})
 	s.met = newMetrics(s)
 	_, logs := s.dir.(crm.ActivityLogger)
@@ -169,8 +170,11 @@ func (s *Server) build(ctx context.Context) error {
 		handlers[activity.Kind] = outbox.Handler(activity.Handler(l))
 	}
 	handlers[rules.WebhookKind] = outbox.Handler(eng.WebhookHandler())
-	host, _ := os.Hostname()
-	s.outbox = outbox.New(s.st, fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomID()), handlers, s.log.With("component", "outbox"), s.opt.Outbox)
+	node := nodeName()
+	if err := s.buildCluster(node); err != nil {
+		return err
+	}
+	s.outbox = outbox.New(s.st, node, handlers, s.log.With("component", "outbox"), s.opt.Outbox)
 	s.pipe.kick = s.outbox.Kick
 
 	httpSources := map[string]http.Handler{}
@@ -250,12 +254,13 @@ func (s *Server) Addr() string {
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
 // Close releases the store. Run closes it too.
-func (s *Server) Close() error { return s.st.Close() }
+func (s *Server) Close() error { s.closeCluster(); return s.st.Close() }
 
 // Run serves until ctx ends, then stops in order: HTTP (with a bounded wait), sources,
 // the pipeline (draining queued signals), the outbox, and the store.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.st.Close()
+	defer s.closeCluster()
 	addr := s.cfg.Listen
 	if s.opt.Listen != "" {
 		addr = s.opt.Listen
@@ -273,13 +278,14 @@ func (s *Server) Run(ctx context.Context) error {
 	var pwg sync.WaitGroup
 	pwg.Go(func() { s.pipe.Run(pctx) })
 	pwg.Go(func() { s.outbox.Run(pctx) })
+	s.runCluster(pctx, &pwg)
 
 	var wg sync.WaitGroup
 	errc := make(chan error, len(s.sources)+2)
 	for _, ns := range s.sources {
 		wg.Go(func() {
 			s.met.sourceState(ns.name, "connecting")
-			if err := ns.src.Run(ctx, s.pipe.Emit); err != nil {
+			if err := s.runSource(ctx, ns); err != nil {
 				s.log.Error("telephony source stopped", "source", ns.name, "err", err)
 				errc <- fmt.Errorf("telephony source %s: %w", ns.name, err)
 			}
@@ -536,9 +542,13 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 			out["crm"] = err.Error()
 		}
 	}
+	s.clusterReadiness(out)
 	for _, ns := range s.sources {
 		key := "telephony/" + ns.name
 		out[key] = ""
+		if s.standby(ns.name) {
+			continue // another node holds it
+		}
 		if st, ok := ns.src.(telephony.Stater); ok {
 			if state, reason := st.State(); state != "connected" {
 				out[key] = strings.TrimSpace(state + " " + reason)
