@@ -277,11 +277,6 @@ func (s *Source) session(ctx context.Context, co *correlator) error {
 	if !strings.HasPrefix(f.replyText, "+OK") {
 		return fmt.Errorf("subscribe: FreeSWITCH says %q", f.replyText)
 	}
-	s.mu.Lock()
-	s.cur = ss
-	s.mu.Unlock()
-	s.setState("connected", "")
-	s.log.Info("connected", "address", s.set.address)
 
 	// Resync: what is in progress now, in the order of the stream.
 	var channels []byte
@@ -295,6 +290,12 @@ func (s *Source) session(ctx context.Context, co *correlator) error {
 	}}); err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
+	// Dial may use the connection from now on: its commands queue behind the resync.
+	s.mu.Lock()
+	s.cur = ss
+	s.mu.Unlock()
+	s.setState("connected", "")
+	s.log.Info("connected", "address", s.set.address)
 
 	var ev event
 	probing := false
