@@ -189,6 +189,10 @@ type reply struct {
 func (ss *session) send(cmd string, w waiter) error {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	return ss.sendLocked(cmd, w)
+}
+
+func (ss *session) sendLocked(cmd string, w waiter) error {
 	if ss.closed {
 		return errLost
 	}
@@ -278,22 +282,25 @@ func (s *Source) session(ctx context.Context, co *correlator) error {
 		return fmt.Errorf("subscribe: FreeSWITCH says %q", f.replyText)
 	}
 
-	// Resync: what is in progress now, in the order of the stream.
+	// Resync: what is in progress now, in the order of the stream. Dial may use the
+	// connection from now on; holding the write lock queues its commands behind these.
 	var channels []byte
-	if err := ss.send("api show channels as json\n\n", waiter{fn: func(f *frame) { channels = bytes.Clone(f.body) }}); err != nil {
-		return fmt.Errorf("resync: %w", err)
-	}
-	if err := ss.send("api show calls as json\n\n", waiter{fn: func(f *frame) {
-		if err := co.resyncFrom(channels, f.body); err != nil {
-			s.log.Warn("resync failed", "err", err)
-		}
-	}}); err != nil {
-		return fmt.Errorf("resync: %w", err)
-	}
-	// Dial may use the connection from now on: its commands queue behind the resync.
+	ss.wmu.Lock()
 	s.mu.Lock()
 	s.cur = ss
 	s.mu.Unlock()
+	err = ss.sendLocked("api show channels as json\n\n", waiter{fn: func(f *frame) { channels = bytes.Clone(f.body) }})
+	if err == nil {
+		err = ss.sendLocked("api show calls as json\n\n", waiter{fn: func(f *frame) {
+			if err := co.resyncFrom(channels, f.body); err != nil {
+				s.log.Warn("resync failed", "err", err)
+			}
+		}})
+	}
+	ss.wmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
 	s.setState("connected", "")
 	s.log.Info("connected", "address", s.set.address)
 
