@@ -198,6 +198,7 @@
     var create = e.querySelector(".create");
     create.hidden = !unknown && !st.created;
     e.querySelector(".search").hidden = !(cif && unknown);
+    if (unknown && !st.createShown) { st.createShown = true; create.open = true; } // once: she may fold it away
     if (unknown) fillCreate(st);
     var a = isTime(c.answered_at) && new Date(c.answered_at);
     var end = isTime(c.ended_at) ? new Date(c.ended_at) : new Date();
@@ -206,7 +207,7 @@
     var rm = regardingMatch(st);
     var whoText = rm ? rm.name + (rm.company && rm.company !== rm.name ? " (" + rm.company + ")" : "") : (c.remote.withheld ? "a withheld number" : (c.remote.number || raw));
     var subj = c.missed ? "Missed call from " : c.direction === "outbound" ? (isTime(c.answered_at) || c.state !== "ended" ? "Outgoing call to " : "Unanswered call to ") : c.direction === "internal" ? "Internal call with " : "Incoming call from ";
-    e.querySelector(".f-subject").textContent = subj + whoText;
+    e.querySelector(".f-subject").textContent = st.ruleSubject || subj + whoText;
     e.querySelector(".f-direction").textContent = dirText(c);
     e.querySelector(".f-number").textContent = c.remote.withheld ? "withheld" : (c.remote.number || cut(raw, 64));
     e.querySelector(".f-regarding").textContent = rm ? rm.name + " (" + rm.entity + ")" : "—";
@@ -221,9 +222,9 @@
     var f = st.el.querySelector(".create-form");
     if (!st.info && c.remote.number) return; // wait for the formatted number
     st.createFilled = true;
-    var parts = cut(c.remote.name || "", 200).trim().split(/\s+/).filter(Boolean);
-    if (parts.length > 1) { f.first_name.value = cut(parts[0], 100); f.last_name.value = cut(parts.slice(1).join(" "), 100); }
-    else if (parts[0]) f.last_name.value = cut(parts[0], 100);
+    var nm = splitName(c.remote.name);
+    f.first_name.value = cut(nm[0], 100);
+    f.last_name.value = cut(nm[1], 100);
     var info = st.info || {};
     f.phone.value = info.international || c.remote.number || cut(c.remote.raw, 64);
     var fm = [];
@@ -237,8 +238,10 @@
     api("POST", "/api/v1/calls/" + encodeURIComponent(id) + "/regarding", { entity: m.entity, id: m.id })
       .then(function () {
         st.regarding = { entity: m.entity, id: m.id };
+        // The next call from this number puts her choice first; this card stays as it is
+        // (a list that jumps under the pointer is not calm).
         var n = st.msg.call.remote.number;
-        if (n) { st.info = st.info || {}; st.info.pick = st.regarding; infos[n] = Promise.resolve(st.info); }
+        if (n) infos[n] = Promise.resolve(Object.assign({}, st.info || {}, { pick: st.regarding }));
         render(id);
       })
       .catch(function (err) { showError(st, err); });
@@ -370,6 +373,13 @@
   function onMessage(msg) {
     if (!msg || !msg.type || msg.type === "hello") return;
     if (!msg.call || !msg.call.id || !msg.call.remote) return;
+    // With rules, a ringing/dialing message no rule pops comes only for its actions: act
+    // without showing a card (unless the call has one already).
+    var acts = Array.isArray(msg.actions) ? msg.actions : [];
+    if (!calls[msg.call.id] && (msg.type === "call.ringing" || msg.type === "call.dialing") && msg.pop !== true && acts.length) {
+      act({ el: null, msg: msg, acted: {}, headless: true }, acts);
+      return;
+    }
     var st = cardFor(msg);
     var prev = st.msg;
     if (prev !== msg) {
@@ -393,9 +403,9 @@
     }
     render(msg.call.id);
     callerInfo(st);
-    if (msg.type === "call.ringing" || msg.type === "call.dialing") ring(st);
-    if (msg.actions && msg.actions.length) act(st, msg.actions);
-    else maybeOpen(st);
+    if ((msg.type === "call.ringing" || msg.type === "call.dialing") && !acts.some(function (a) { return a && a.do === "notify"; })) ring(st);
+    if (acts.length) act(st, acts);
+    maybeOpen(st);
     if (finalTypes[msg.type]) loadHistory();
   }
 
@@ -424,7 +434,8 @@
     openRecord(m, true, st);
   }
 
-  // act runs the actions rules attached to a message, each once per call.
+  // act runs the actions rules attached to a message, each once per call. A card-less
+  // state (headless) only opens records and notifies.
   function act(st, actions) {
     actions.forEach(function (a) {
       if (!a || typeof a.do !== "string") return;
@@ -433,49 +444,71 @@
       st.acted[key] = true;
       switch (a.do) {
       case "open_record":
-        var m = regardingMatch(st) || {};
-        var target = a.url ? { url: a.url, name: m.name } : m;
-        if (a.entity && a.id) target = { entity: a.entity, id: a.id, url: a.url, name: m.name };
+        if (a.target === "companion") break; // the desktop companion opens it
+        var m = (st.headless ? (st.msg.matches || [])[0] : regardingMatch(st)) || {};
+        var target = { entity: m.entity, id: m.id, url: a.url || m.url, name: m.name };
+        if (a.url && cif) target = { url: a.url, name: m.name }; // a rule's own URL wins
         st.acted.open = true;
-        openRecord(target, true, st);
+        openRecord(target, true, st.headless ? null : st);
         break;
       case "open_create_form":
-        openCreate(st, a.entity);
+        if (a.url && !cif) { openRecord({ url: a.url, name: "the new record form" }, true, st.headless ? null : st); break; }
+        openCreate(st, a.entity || "lead", a.prefill || {});
         break;
       case "open_activity":
-        var d = st.el.querySelector(".notes");
-        d.open = true;
-        st.el.querySelector("textarea").focus();
+        if (st.headless) break;
+        if (a.subject) st.ruleSubject = cut(a.subject, 200);
+        st.el.querySelector(".notes").open = true;
+        render(st.msg.call.id);
+        if (idle()) st.el.querySelector("textarea").focus();
         break;
       case "notify":
-        var p = st.el.querySelector(".rule-note");
-        p.textContent = "ℹ " + cut(a.text, 300);
-        p.hidden = !a.text;
+        var title = cut(a.title || "", 120), body = cut(a.text || "", 300);
+        if (!st.headless) {
+          var p = st.el.querySelector(".rule-note");
+          p.textContent = "ℹ " + title + (title && body ? " — " : "") + body;
+          p.hidden = !title && !body;
+        } else if (title || body) notice(title + (title && body ? " — " : "") + body);
         if (document.hidden && window.Notification && Notification.permission === "granted") {
-          try { new Notification(cut(a.text, 120)); } catch (e) { /* ignore */ }
+          try {
+            var n = new Notification(title || body, { body: title ? body : "", tag: "notify-" + st.msg.call.id });
+            n.onclick = function () { window.focus(); if (!st.headless) focusCard(st); n.close(); };
+          } catch (e) { /* some browsers only notify from a service worker */ }
         }
         break;
       }
     });
   }
-  function openCreate(st, entity) {
-    var ent = ["contact", "lead", "account"].indexOf(entity) >= 0 ? entity : "contact";
+  // idle reports whether the agent is not typing somewhere: only then may a rule move the focus.
+  function idle() {
+    var a = document.activeElement;
+    return !a || a === document.body || !/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName);
+  }
+  function splitName(name) {
+    var parts = cut(name || "", 200).trim().split(/\s+/).filter(Boolean);
+    if (parts.length > 1) return [parts[0], parts.slice(1).join(" ")];
+    return ["", parts[0] || ""];
+  }
+  function openCreate(st, entity, prefill) {
+    var ent = ["contact", "lead", "account"].indexOf(entity) >= 0 ? entity : "lead";
     var c = st.msg.call;
+    var nm = splitName(prefill.name || c.remote.name);
     if (cif) {
-      var parts = cut(c.remote.name || "", 200).trim().split(/\s+/).filter(Boolean);
-      var fp = { telephone1: c.remote.number || c.remote.raw };
-      if (ent !== "account" && parts.length > 1) { fp.firstname = parts[0]; fp.lastname = parts.slice(1).join(" "); }
+      var fp = { telephone1: prefill.phone || c.remote.number || c.remote.raw };
+      if (ent !== "account") { if (nm[0]) fp.firstname = nm[0]; if (nm[1]) fp.lastname = nm[1]; }
       cif.openForm(JSON.stringify({ entityName: ent, useQuickCreateForm: true }), JSON.stringify(fp))
         .catch(function (e) { notice("Dynamics 365 could not open the form: " + (e && e.message || e)); });
       return;
     }
+    if (st.headless) return;
     var d = st.el.querySelector(".create");
     d.hidden = false;
     d.open = true;
+    st.createShown = true;
     fillCreate(st);
     var f = d.querySelector("form");
     f.querySelector("input[value=" + ent + "]").checked = true;
-    f.first_name.focus();
+    if (idle()) f.first_name.focus();
   }
 
   // ---- stream ----

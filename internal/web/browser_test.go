@@ -1,0 +1,395 @@
+package web_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/testenv"
+)
+
+// Browser tests: the real agent page in headless Chromium against the real server.
+
+func TestBrowserPop(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "pop-1", "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "202"})
+	card := cardSel("pop-1")
+	run(t, ctx, chromedp.WaitVisible(card+" .match"))
+	if got := text(t, ctx, card+" .caller"); got != "Jane Doe" {
+		t.Errorf("caller = %q, want Jane Doe", got)
+	}
+	for sel, want := range map[string]string{
+		card + " .match .entity":  "contact",
+		card + " .match .name":    "Jane Doe",
+		card + " .match .company": "ACME GmbH",
+		card + " .match .stored":  "030 9876543",
+		card + " .match .open":    "Open in CRM",
+		card + " .badge":          "Ringing",
+		card + " .f-subject":      "Incoming call from Jane Doe (ACME GmbH)",
+		"#conn":                   "Connected",
+	} {
+		if got := text(t, ctx, sel); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", sel, got, want)
+		}
+	}
+	// Status is never colour alone: the card carries its state in words and a data attribute.
+	var state string
+	run(t, ctx, chromedp.AttributeValue(card, "data-state", &state, nil))
+	if state != "ringing" {
+		t.Errorf("data-state = %q", state)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "pop-1", "cause": "cancelled"})
+	run(t, ctx, chromedp.WaitVisible(card+`[data-state=missed]`))
+	if got := text(t, ctx, card+" .badge"); !strings.Contains(got, "Missed") {
+		t.Errorf("badge after a missed call = %q", got)
+	}
+	// The missed call is in the history, and stays there with the "missed only" filter.
+	run(t, ctx,
+		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"] td.missed`),
+		chromedp.Click(`#missed-only`),
+		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"]`),
+	)
+}
+
+func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-1", "from": "040 5550100", "extension": "202"})
+	card := cardSel("pick-1")
+	run(t, ctx, waitJS(`document.querySelectorAll("#call-pick-1 .match").length == 2`))
+	first := text(t, ctx, card+" .match .name")
+	// Pick the other one.
+	run(t, ctx,
+		chromedp.Click(card+` .match:nth-child(2) button.pick`),
+		chromedp.WaitVisible(card+` .match:nth-child(2) .chosen`),
+	)
+	picked := text(t, ctx, card+" .match:nth-child(2) .name")
+	if picked == first {
+		t.Fatalf("both matches are %q", first)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "pick-1"})
+
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-2", "from": "+49 40 5550100", "extension": "202"})
+	card2 := cardSel("pick-2")
+	run(t, ctx, waitJS(`(function(){var c=document.querySelector("#call-pick-2 .match .chosen");return !!c;})()`))
+	if got := text(t, ctx, card2+" .match .name"); got != picked {
+		t.Errorf("first match of the next call = %q, want her earlier choice %q", got, picked)
+	}
+	if got := text(t, ctx, card2+" .match .chosen"); !strings.Contains(got, "earlier choice") && !strings.Contains(got, "about them") {
+		t.Errorf("the earlier choice is not marked: %q", got)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "pick-2"})
+	// Another agent's order is untouched by carol's choice.
+	var res struct {
+		Pick *crm.Ref `json:"pick"`
+	}
+	ts.get(t, "dana", "/api/v1/caller?number=%2B49405550100", &res)
+	if res.Pick != nil {
+		t.Errorf("dana sees carol's pick %+v", res.Pick)
+	}
+}
+
+func TestBrowserUnknownCallerCreateContact(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "new-1", "from": "+49 89 4445556", "from_name": "Erika Mustermann", "extension": "202"})
+	card := cardSel("new-1")
+	run(t, ctx,
+		// An unknown caller's card opens the create form by itself.
+		waitJS(`(document.querySelector("#call-new-1 .create") || {}).open === true`),
+		chromedp.WaitVisible(card+" .create-form input[name=first_name]"),
+		waitJS(`document.querySelector("#call-new-1 .formats").textContent != ""`),
+	)
+	var first, last, phone string
+	run(t, ctx,
+		chromedp.Value(card+" input[name=first_name]", &first),
+		chromedp.Value(card+" input[name=last_name]", &last),
+		chromedp.Value(card+" input[name=phone]", &phone),
+	)
+	if first != "Erika" || last != "Mustermann" || phone != "+49 89 4445556" {
+		t.Errorf("pre-filled first/last/phone = %q/%q/%q", first, last, phone)
+	}
+	if got := text(t, ctx, card+" .formats"); !strings.Contains(got, "089 4445556") || !strings.Contains(got, "+49894445556") {
+		t.Errorf("formats = %q, want the national and E.164 forms", got)
+	}
+	run(t, ctx,
+		chromedp.Click(card+` input[name=entity][value=contact]`),
+		chromedp.SendKeys(card+" input[name=company]", "Mustermann KG"),
+		chromedp.Click(card+" .create-form button[type=submit]"),
+		waitJS(`document.querySelector("#call-new-1 .create-form .status").textContent.indexOf("Created") >= 0`),
+	)
+	ts.event(t, map[string]any{"event": "ended", "call_id": "new-1"})
+
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "new-2", "from": "089 4445556", "extension": "202"})
+	run(t, ctx, chromedp.WaitVisible(cardSel("new-2")+" .match"))
+	if got := text(t, ctx, cardSel("new-2")+" .caller"); got != "Erika Mustermann" {
+		t.Errorf("second call shows %q, want the new contact", got)
+	}
+	if got := text(t, ctx, cardSel("new-2")+" .match .entity"); got != "contact" {
+		t.Errorf("entity = %q", got)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "new-2"})
+	// The first call is linked to the new record.
+	var rec struct {
+		RegardingName string `json:"regarding_name"`
+	}
+	ts.get(t, "carol", "/api/v1/calls/new-1", &rec)
+	if rec.RegardingName != "Erika Mustermann" {
+		t.Errorf("call new-1 regarding %q", rec.RegardingName)
+	}
+}
+
+func TestBrowserNotesBecomeOneActivity(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	t0 := time.Now().Add(-5 * time.Minute)
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "notes-1", "from": "+49 30 9876543", "extension": "202", "time": at(t0, 0)})
+	card := cardSel("notes-1")
+	run(t, ctx, chromedp.WaitVisible(card+" .match"))
+	ts.event(t, map[string]any{"event": "answered", "call_id": "notes-1", "extension": "202", "time": at(t0, 4*time.Second)})
+	ts.event(t, map[string]any{"event": "ended", "call_id": "notes-1", "time": at(t0, 94*time.Second)})
+	run(t, ctx,
+		chromedp.WaitVisible(card+`[data-state=ended]`),
+		waitJS(`document.querySelector("#call-notes-1 .f-duration").textContent == "1:30"`),
+		chromedp.SendKeys(card+" textarea", "Wants a quote for 20 licences."),
+		chromedp.Click(card+" .save-notes"),
+		waitJS(`document.querySelector("#call-notes-1 .notes-form .status").textContent.indexOf("Saved") >= 0`),
+	)
+	want := func(notes string) crm.Activity {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			as, err := ts.dir.Activities(t.Context(), "notes-1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(as) > 1 {
+				t.Fatalf("%d activities for one call: %+v", len(as), as)
+			}
+			if len(as) == 1 && as[0].Notes == notes {
+				return as[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no activity with notes %q; have %+v", notes, as)
+			}
+			// The outbox writes asynchronously; poll its result.
+			select {
+			case <-t.Context().Done():
+				t.Fatal(t.Context().Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	a := want("Wants a quote for 20 licences.")
+	if a.Regarding == nil || *a.Regarding != janeDoe.Ref {
+		t.Errorf("activity regarding %+v, want %+v", a.Regarding, janeDoe.Ref)
+	}
+	if a.Duration != 90*time.Second || a.Direction != "inbound" || a.Number != "+49309876543" {
+		t.Errorf("activity duration %v, direction %q, number %q", a.Duration, a.Direction, a.Number)
+	}
+	if !strings.Contains(a.Subject, "Jane Doe") {
+		t.Errorf("subject %q", a.Subject)
+	}
+	// Saving again updates the same activity.
+	run(t, ctx,
+		chromedp.SendKeys(card+" textarea", " Call back Monday."),
+		chromedp.Click(card+" .save-notes"),
+		waitJS(`document.querySelector("#call-notes-1 .save-notes").textContent == "Update notes" && !document.querySelector("#call-notes-1 .save-notes").disabled`),
+	)
+	want("Wants a quote for 20 licences. Call back Monday.")
+	run(t, ctx, chromedp.WaitVisible(`#history tr[data-call-id="notes-1"]`))
+	if got := text(t, ctx, `#history tr[data-call-id="notes-1"]`); !strings.Contains(got, "saved") || !strings.Contains(got, "1:30") {
+		t.Errorf("history row = %q", got)
+	}
+}
+
+func TestBrowserHostileCallerNameIsText(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	dialogs := make(chan string, 4)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			select {
+			case dialogs <- d.Message:
+			default:
+			}
+		}
+	})
+	const evil = `<img src=x onerror=alert(1)>`
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "xss-1", "from": "+49 69 1212121", "from_name": evil, "extension": "202"})
+	card := cardSel("xss-1")
+	run(t, ctx, chromedp.WaitVisible(card+" .caller"))
+	if got := text(t, ctx, card+" .caller"); got != evil {
+		t.Errorf("caller shows %q, want the name as text", got)
+	}
+	var imgs int
+	var alerted bool
+	ts.event(t, map[string]any{"event": "ended", "call_id": "xss-1"})
+	run(t, ctx,
+		chromedp.WaitVisible(`#history tr[data-call-id="xss-1"]`),
+		chromedp.Evaluate(`document.querySelectorAll("img").length`, &imgs),
+		chromedp.Evaluate(`!!window.__alerted`, &alerted),
+	)
+	if imgs != 0 {
+		t.Errorf("%d img elements in the page", imgs)
+	}
+	select {
+	case m := <-dialogs:
+		t.Errorf("a dialog opened: %q", m)
+	default:
+	}
+	if got := text(t, ctx, `#history tr[data-call-id="xss-1"]`); !strings.Contains(got, evil) {
+		t.Errorf("history row = %q, want the name as text", got)
+	}
+}
+
+func TestBrowserRingGroupAnsweredElsewhere(t *testing.T) {
+	ts := start(t)
+	alice := ts.login(t, "alice")
+	bob := ts.login(t, "bob")
+	for _, ext := range []string{"200", "201"} {
+		ts.event(t, map[string]any{"event": "ringing", "call_id": "grp-1", "from": "+49 171 2345678", "extension": ext})
+	}
+	card := cardSel("grp-1")
+	run(t, alice, chromedp.WaitVisible(card+" .match"))
+	run(t, bob, chromedp.WaitVisible(card+" .match"))
+	if got := text(t, alice, card+" .caller"); got != "Ole Hansen" {
+		t.Errorf("alice sees %q", got)
+	}
+	ts.event(t, map[string]any{"event": "answered", "call_id": "grp-1", "extension": "201"})
+	run(t, alice, chromedp.WaitVisible(card+`.fade[data-state=elsewhere]`))
+	if got := text(t, alice, card+" .badge"); got != "Answered by bob" {
+		t.Errorf("alice's badge = %q, want Answered by bob", got)
+	}
+	run(t, bob, chromedp.WaitVisible(card+`[data-state=answered]`))
+	ts.event(t, map[string]any{"event": "ended", "call_id": "grp-1"})
+	run(t, bob, chromedp.WaitVisible(card+`[data-state=ended]`))
+	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="grp-1"]`))
+	if got := text(t, alice, card+" .badge"); got != "Answered by bob" {
+		t.Errorf("after the end alice's badge = %q", got)
+	}
+}
+
+func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
+	ts := start(t)
+	alice := ts.login(t, "alice")
+	bob := ts.login(t, "bob")
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "priv-a", "from": "+49 30 9876543", "extension": "200"})
+	run(t, alice, chromedp.WaitVisible(cardSel("priv-a")))
+	// A later call to bob proves bob's stream is live and ordered after alice's call.
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "priv-b", "from": "+49 40 5550100", "extension": "201"})
+	run(t, bob, chromedp.WaitVisible(cardSel("priv-b")))
+	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-a"})
+	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-b"})
+	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="priv-a"]`))
+	run(t, bob, chromedp.WaitVisible(`#history tr[data-call-id="priv-b"]`))
+	var seen bool
+	var status int
+	run(t, bob,
+		chromedp.Evaluate(`!!document.querySelector('#call-priv-a, #history tr[data-call-id="priv-a"]')`, &seen),
+		chromedp.Evaluate(`fetch("/api/v1/calls/priv-a").then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	)
+	if seen {
+		t.Error("bob's page shows alice's call")
+	}
+	if status != 404 {
+		t.Errorf("bob's session GET /api/v1/calls/priv-a = %d, want 404", status)
+	}
+	// With bob's API token: neither the journal entry nor the list shows alice's call.
+	if code := ts.get(t, "bob", "/api/v1/calls/priv-a", nil); code != 404 {
+		t.Errorf("bob's token GET /api/v1/calls/priv-a = %d", code)
+	}
+	var list struct {
+		Calls []struct {
+			Call struct{ ID string } `json:"call"`
+		} `json:"calls"`
+	}
+	ts.get(t, "bob", "/api/v1/calls?limit=1000", &list)
+	for _, c := range list.Calls {
+		if c.Call.ID == "priv-a" {
+			t.Error("bob's call list has alice's call")
+		}
+	}
+}
+
+func TestBrowserDialUnsupported(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	run(t, ctx,
+		chromedp.SendKeys(`#dial-number`, "+49 30 1234567"),
+		chromedp.Click(`#dial-form button`),
+		waitJS(`document.getElementById("dial-status").textContent.indexOf("Could not call") >= 0`),
+	)
+	if got := text(t, ctx, "#dial-status"); !strings.Contains(got, "only reports calls") {
+		t.Errorf("dial status = %q, want the server's reason", got)
+	}
+	// A tel: link hands the number over; the agent confirms with Call.
+	run(t, ctx,
+		chromedp.Navigate(ts.url+"/?dial="+"tel%3A%2B4930555123"),
+		chromedp.WaitVisible(`#conn[data-state=connected]`),
+	)
+	var v string
+	run(t, ctx, chromedp.Value(`#dial-number`, &v))
+	if v != "+4930555123" {
+		t.Errorf("dial box after a tel: link = %q", v)
+	}
+}
+
+func TestBrowserNarrowPanel(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "narrow-1", "from": "+49 40 5550100", "from_name": strings.Repeat("Wolfeschlegelsteinhausenberger", 4), "extension": "202"})
+	var width int
+	run(t, ctx,
+		chromedp.EmulateViewport(320, 640),
+		chromedp.WaitVisible(cardSel("narrow-1")+" .match"),
+		chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
+	)
+	if width > 320 {
+		t.Errorf("at 320 px the page is %d px wide (horizontal scrolling)", width)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "narrow-1"})
+}
+
+// TestBrowserScreenshot takes the README's picture of the agent view: a known caller
+// ringing, one missed and one answered call in the history. -update writes docs/agent.png.
+func TestBrowserScreenshot(t *testing.T) {
+	ts := start(t)
+	now := time.Now()
+	t0 := now.Add(-40 * time.Minute)
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-missed", "from": "+49 89 7771234", "from_name": "Unknown caller", "extension": "203", "time": at(t0, 0)})
+	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-missed", "cause": "cancelled", "time": at(t0, 20*time.Second)})
+	t1 := now.Add(-15 * time.Minute)
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-answered", "from": "0171 2345678", "extension": "203", "time": at(t1, 0)})
+	ts.event(t, map[string]any{"event": "answered", "call_id": "shot-answered", "extension": "203", "time": at(t1, 6*time.Second)})
+	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-answered", "time": at(t1, 4*time.Minute+12*time.Second)})
+	ctx := ts.login(t, "dana")
+	run(t, ctx, waitJS(`document.querySelectorAll("#history tr[data-call-id]").length >= 2`))
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-ringing", "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "203"})
+	var png []byte
+	run(t, ctx,
+		chromedp.WaitVisible(cardSel("shot-ringing")+" .match"),
+		chromedp.Evaluate(`document.activeElement && document.activeElement.blur && document.activeElement.blur()`, nil),
+		chromedp.FullScreenshot(&png, 100),
+	)
+	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-ringing"})
+	if len(png) == 0 {
+		t.Fatal("empty screenshot")
+	}
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "agent.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join(testenv.RepoRoot(t), "docs", "agent.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,308 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/crm/builtin"
+	"github.com/ringside/ringside/internal/server"
+	"github.com/ringside/ringside/internal/testenv"
+)
+
+// The tests of this file and browser_test.go share one real server (internal/server, on
+// 127.0.0.1:0, with a temp data dir) and one headless Chromium per test binary; every test
+// uses its own call ids and numbers. This is package web_test so that it may import
+// internal/server, which imports internal/web.
+
+var update = flag.Bool("update", false, "rewrite docs/agent.png from the screenshot test")
+
+const password = "correct horse battery"
+
+// The agents of the shared server.
+var agents = []config.User{
+	{Name: "alice", Extensions: []string{"200"}},
+	{Name: "bob", Extensions: []string{"201"}},
+	{Name: "carol", Extensions: []string{"202"}},
+	{Name: "dana", Extensions: []string{"203"}, Email: "dana@example.com"},
+}
+
+// Records of the built-in directory.
+var (
+	janeDoe    = crm.Record{Ref: crm.Ref{Entity: crm.Contact, ID: "t-jane"}, Name: "Jane Doe", FirstName: "Jane", LastName: "Doe", Company: "ACME GmbH", Phones: []crm.Phone{{Field: crm.FieldBusiness, Raw: "030 9876543"}}, Country: "DE"}
+	maxMuster  = crm.Record{Ref: crm.Ref{Entity: crm.Contact, ID: "t-max"}, Name: "Max Muster", FirstName: "Max", LastName: "Muster", Company: "Muster GmbH", Phones: []crm.Phone{{Field: crm.FieldBusiness, Raw: "+49 40 5550100"}}}
+	musterGmbH = crm.Record{Ref: crm.Ref{Entity: crm.Account, ID: "t-muster"}, Name: "Muster GmbH", Phones: []crm.Phone{{Field: crm.FieldBusiness, Raw: "040 555 01 00"}}, Country: "DE"}
+	oleHansen  = crm.Record{Ref: crm.Ref{Entity: crm.Lead, ID: "t-ole"}, Name: "Ole Hansen", FirstName: "Ole", LastName: "Hansen", Company: "Nordwind AG", Phones: []crm.Phone{{Field: crm.FieldMobile, Raw: "0171 2345678"}}, Country: "DE"}
+)
+
+type testServer struct {
+	url    string
+	pbx    string
+	srv    *server.Server
+	dir    *builtin.Directory
+	tokens map[string]string // agent tokens by user
+}
+
+var shared struct {
+	once    sync.Once
+	ts      *testServer
+	err     error
+	stop    context.CancelFunc
+	done    chan error
+	dataDir string
+
+	bonce   sync.Once
+	browser context.Context
+	bstop   []context.CancelFunc
+	berr    error
+	profile string
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	for i := len(shared.bstop) - 1; i >= 0; i-- {
+		shared.bstop[i]()
+	}
+	if shared.stop != nil {
+		shared.stop()
+		<-shared.done
+	}
+	for _, d := range []string{shared.dataDir, shared.profile} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
+	}
+	os.Exit(code)
+}
+
+// start returns the shared server, starting it on first use.
+func start(t *testing.T) *testServer {
+	t.Helper()
+	shared.once.Do(func() { shared.ts, shared.err = startServer() })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.ts
+}
+
+func startServer() (*testServer, error) {
+	dir, err := os.MkdirTemp("", "ringside-web-test-")
+	if err != nil {
+		return nil, err
+	}
+	shared.dataDir = dir
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.LogLevel = "error"
+	cfg.Users = agents
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, nil, server.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	st := srv.Store()
+	st.SetPasswordCost(bcrypt.MinCost)
+	ts := &testServer{srv: srv, tokens: map[string]string{}}
+	for _, a := range agents {
+		if err := st.SetPassword(ctx, a.Name, password); err != nil {
+			cancel()
+			return nil, err
+		}
+		if ts.tokens[a.Name], _, err = st.CreateToken(ctx, a.Name, "agent", "test"); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	if ts.pbx, _, err = st.CreateToken(ctx, "", "pbx", "test"); err != nil {
+		cancel()
+		return nil, err
+	}
+	d, ok := srv.Directory().(*builtin.Directory)
+	if !ok {
+		cancel()
+		return nil, fmt.Errorf("the default directory is %T, not the built-in one", srv.Directory())
+	}
+	ts.dir = d
+	if err := d.Seed(ctx, []crm.Record{janeDoe, maxMuster, musterGmbH, oleHansen}); err != nil {
+		cancel()
+		return nil, err
+	}
+	shared.stop = cancel
+	shared.done = make(chan error, 1)
+	go func() { shared.done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-shared.done:
+		return nil, fmt.Errorf("server stopped: %v", err)
+	}
+	ts.url = srv.URL()
+	return ts, nil
+}
+
+// event posts one native webhook event with the pbx token.
+func (ts *testServer) event(t *testing.T, ev map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(ev)
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", ts.url+"/api/v1/events", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+ts.pbx)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/v1/events %s: %s %s", b, resp.Status, body)
+	}
+}
+
+// get calls the API as user (agent token) and decodes the JSON answer into v.
+func (ts *testServer) get(t *testing.T, user, path string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", ts.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+ts.tokens[user])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// browser returns the shared headless Chromium, starting it on first use (a missing
+// Chromium skips the test locally and fails it in CI).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := testenv.LookPath(t, "chromium", "chromium")
+	shared.bonce.Do(func() {
+		dir, err := os.MkdirTemp("", "ringside-chromium-")
+		if err != nil {
+			shared.berr = err
+			return
+		}
+		shared.profile = dir
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(exe),
+			chromedp.UserDataDir(dir),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-extensions", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.WindowSize(1000, 760),
+		}
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, bcancel := chromedp.NewContext(actx)
+		shared.bstop = append(shared.bstop, acancel, bcancel)
+		if err := chromedp.Run(bctx); err != nil {
+			shared.berr = fmt.Errorf("starting chromium: %w", err)
+			return
+		}
+		shared.browser = bctx
+	})
+	if shared.berr != nil {
+		t.Fatal(shared.berr)
+	}
+	return shared.browser
+}
+
+// tab opens a new tab in a fresh browser context (its own cookies) for the test.
+func tab(t *testing.T) context.Context {
+	t.Helper()
+	bctx := browser(t)
+	// chromedp.WithNewBrowserContext asks for a tab without a window, which Chromium's
+	// headless mode refuses ("no browser is open"): create the context and a windowed
+	// target here, and attach to it.
+	exec := cdp.WithExecutor(bctx, chromedp.FromContext(bctx).Browser)
+	id, err := target.CreateBrowserContext().WithDisposeOnDetach(true).Do(exec)
+	if err != nil {
+		t.Fatalf("new browser context: %v", err)
+	}
+	tid, err := target.CreateTarget("about:blank").WithBrowserContextID(id).WithNewWindow(true).Do(exec)
+	if err != nil {
+		t.Fatalf("new tab: %v", err)
+	}
+	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithTargetID(tid))
+	t.Cleanup(func() {
+		cancel()
+		target.DisposeBrowserContext(id).Do(exec)
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("attaching to the tab: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// login opens a tab, logs user in through the login form and waits for the live stream.
+func (ts *testServer) login(t *testing.T, user string) context.Context {
+	t.Helper()
+	ctx := tab(t)
+	run(t, ctx,
+		chromedp.Navigate(ts.url+"/"),
+		chromedp.WaitVisible(`input[name=user]`),
+		chromedp.SendKeys(`input[name=user]`, user),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`#conn[data-state=connected]`),
+	)
+	return ctx
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		var page string
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		chromedp.Run(dctx, chromedp.Evaluate(`document.body ? document.body.innerText : ""`, &page))
+		t.Fatalf("browser: %v\npage text:\n%s", err, page)
+	}
+}
+
+// waitJS waits until the JavaScript expression is true.
+func waitJS(expr string) chromedp.Action {
+	return chromedp.Poll(expr, nil, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
+// text returns the textContent of the first element matching the CSS selector.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	var s string
+	run(t, ctx, chromedp.Evaluate(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel), &s))
+	return s
+}
+
+func cardSel(id string) string { return "#call-" + id }
+
+func at(base time.Time, d time.Duration) string { return base.Add(d).UTC().Format(time.RFC3339Nano) }
