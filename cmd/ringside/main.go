@@ -49,6 +49,7 @@ func commands() []command {
 		{"tokens", "create and list API tokens: tokens create|list", runTokens},
 		{"dial", "click-to-dial from the command line", runDial},
 		{"config", "check a config file: config check [FILE] [--connect]", runConfig},
+		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
 	}
 }
 
