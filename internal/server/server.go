@@ -71,6 +71,7 @@ type Server struct {
 	clu    *clustering
 
 	sources []namedSource
+	comp    *companions // desktop companions (companion.go)
 
 	mu    sync.RWMutex
 	users map[string]store.User // by name, refreshed from the store
@@ -210,10 +211,12 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 
+	s.comp = newCompanions(s)
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
+		Companion: s.comp,
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind}, s.log.With("component", "web"))
 	return err
 }
@@ -466,6 +469,9 @@ func (s *Server) dial(ctx context.Context, u store.User, number string) error {
 		if d, ok := ns.src.(telephony.Dialer); ok {
 			return d.Dial(ctx, u.Extensions[0], number)
 		}
+	}
+	if ok, err := s.comp.dial(ctx, u, number); ok {
+		return err
 	}
 	kinds := []string{}
 	for _, ns := range s.sources {

@@ -16,6 +16,8 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /api/v1/calls/{id}", w.agentOnly(w.getCall))
 	m.HandleFunc("POST /api/v1/calls/{id}/regarding", w.agentOnly(w.setRegarding))
 	m.HandleFunc("POST /api/v1/dial", w.agentOnly(w.dial))
+	m.HandleFunc("GET /api/v1/companion", w.agentOnly(w.companion))
+	m.HandleFunc("POST /api/v1/companion/{action}", w.agentOnly(w.companionControl))
 	m.HandleFunc("POST /api/v1/records", w.agentOnly(w.createRecord))
 	m.HandleFunc("POST /api/v1/activities", w.agentOnly(w.saveActivity))
 	m.HandleFunc("GET /api/v1/me", w.agentOnly(w.me))

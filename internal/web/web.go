@@ -52,6 +52,8 @@ type Deps struct {
 	Ready func(ctx context.Context) map[string]string
 	// Metrics serves /metrics (nil: 404).
 	Metrics http.Handler
+	// Companion serves the desktop companion protocol (nil: not offered).
+	Companion Companion
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
 }

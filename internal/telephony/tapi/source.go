@@ -7,8 +7,10 @@ package tapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,6 +149,25 @@ func (s *Source) setSession(sess *session) {
 	s.mu.Lock()
 	s.sess = sess
 	s.mu.Unlock()
+}
+
+// Check lists the line devices and says which ones the configuration selects, for
+// `ringside agent --check`.
+func (s *Source) Check(ctx context.Context) (string, error) {
+	lines, err := ListLines(ctx, s.cfg.AppName)
+	if err != nil {
+		return "", err
+	}
+	var picked []string
+	for _, l := range lines {
+		if Selects(s.cfg.Lines, l) {
+			picked = append(picked, fmt.Sprintf("%d %q", l.ID, l.Name))
+		}
+	}
+	if len(picked) == 0 {
+		return "", fmt.Errorf("tapi: lines: no line device matches %q among %d (see ringside agent --list-lines)", s.cfg.Lines, len(lines))
+	}
+	return "lines " + strings.Join(picked, ", "), nil
 }
 
 // Interface guards.
