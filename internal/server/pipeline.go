@@ -77,7 +77,7 @@ type pipeline struct {
 	calls map[string]*callInfo
 
 	jmu     sync.Mutex
-	jq      map[string]call.Call // call id → latest snapshot to save
+	jq      map[string]snapshot // call id → latest snapshot to save
 	jnotify chan struct{}
 
 	wq chan store.OutboxItem // rule writes (webhooks) waiting for the outbox, in event order
@@ -96,6 +96,7 @@ type callInfo struct {
 	matches []crm.Match
 	state   string // done, pending, failed, skipped
 	ended   bool
+	seq     uint64 // events delivered
 	// log is the pending log_activity request: written after the journal has the call.
 	log *logRequest
 	// last is the last rule event of the call and what fired for it (all its users), so
@@ -107,6 +108,13 @@ type callInfo struct {
 type logRequest struct {
 	opts rules.LogOptions
 	in   rules.Input
+	seq  uint64 // the event that asked: the journal must hold this snapshot or a later one
+}
+
+// snapshot is a call to save in the journal, with the number of the event that made it.
+type snapshot struct {
+	c   call.Call
+	seq uint64
 }
 
 func newPipeline(log *slog.Logger, tr *call.Tracker, lk *lookup.Service, parser *phone.Parser, hub *agent.Hub, j journal, logCall bool, shards int) *pipeline {
@@ -114,7 +122,7 @@ func newPipeline(log *slog.Logger, tr *call.Tracker, lk *lookup.Service, parser 
 		shards = 8
 	}
 	p := &pipeline{log: log, tracker: tr, lookup: lk, parser: parser, hub: hub, journal: j, logCall: logCall,
-		now: time.Now, calls: map[string]*callInfo{}, jq: map[string]call.Call{}, jnotify: make(chan struct{}, 1),
+		now: time.Now, calls: map[string]*callInfo{}, jq: map[string]snapshot{}, jnotify: make(chan struct{}, 1),
 		wq: make(chan store.OutboxItem, 1024), kick: func() {}}
 	if e, err := rules.New(&config.Config{}, rules.Options{}); err == nil {
 		p.rules = e // the defaults, until server.build sets the configured rules
@@ -264,7 +272,7 @@ func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) 
 	// The rules of the last event again, now that the caller is known (or known to be
 	// unknown): what newly applies runs now.
 	p.mu.Lock()
-	last, fired := ci.last, ci.fired
+	last, fired, seq := ci.last, ci.fired, ci.seq
 	p.mu.Unlock()
 	var rr rules.Result
 	var in rules.Input
@@ -278,9 +286,9 @@ func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) 
 	}
 	p.send(rcpt, msg, &in, rr, false)
 	if len(rr.Fired) > 0 {
-		p.write(context.WithoutCancel(ctx), ci, &in, rr)
+		p.write(context.WithoutCancel(ctx), ci, &in, rr, seq)
 	}
-	p.queueJournal(c)
+	p.queueJournal(c, seq)
 }
 
 func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
@@ -290,6 +298,8 @@ func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 	if ev.Type == call.EvEnded || ev.Type == call.EvMissed || ev.Type == call.EvNotAnswered {
 		ci.ended = true
 	}
+	ci.seq++
+	seq := ci.seq
 	p.mu.Unlock()
 	if msg.Matches == nil {
 		msg.Matches = []crm.Match{}
@@ -314,12 +324,13 @@ func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 		p.observe(ev, sent, recv)
 	}
 	// Writes after the pop: they never delay it.
-	p.write(ctx, ci, &in, res)
-	p.queueJournal(ev.Call)
+	p.write(ctx, ci, &in, res, seq)
+	p.queueJournal(ev.Call, seq)
 }
 
 // send delivers msg to the recipients with their UI actions. A popable message goes only
-// to the users a rule pops it for. It returns how many users were sent the message.
+// to the users a rule pops it for (or has UI actions for: then with "pop": false, so that
+// the page acts without showing the card). It returns how many users were sent it.
 func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, popable bool) int {
 	encoded := map[string][]byte{} // by pop and actions: most users share one encoding
 	sent := 0
@@ -332,12 +343,12 @@ func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.R
 		}
 		m := msg
 		m.Pop = r.Pop()
-		if popable && !m.Pop {
-			continue
-		}
 		acts, err := r.UI(in)
 		if err != nil {
 			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+		}
+		if popable && !m.Pop && len(acts) == 0 {
+			continue // no rule pops it, and there is nothing for the page to do
 		}
 		m.Actions = acts
 		key, _ := json.Marshal(struct {
@@ -379,11 +390,11 @@ func (p *pipeline) agentFor(ev call.Event) (string, string) {
 
 // write queues the writing actions of res: webhooks go to the writer (in event order),
 // log_activity waits for the journal to hold the call.
-func (p *pipeline) write(ctx context.Context, ci *callInfo, in *rules.Input, res rules.Result) {
+func (p *pipeline) write(ctx context.Context, ci *callInfo, in *rules.Input, res rules.Result, seq uint64) {
 	if opts, ok := res.Log(); ok {
 		if p.logCall {
 			p.mu.Lock()
-			ci.log = &logRequest{opts: opts, in: *in}
+			ci.log = &logRequest{opts: opts, in: *in, seq: seq}
 			p.mu.Unlock()
 		} else {
 			p.log.Debug("log_activity: the CRM takes no activities", "call_id", in.Call.ID)
@@ -439,10 +450,10 @@ func (p *pipeline) enqueue(ctx context.Context, it store.OutboxItem) {
 // journal holds the call (and a slow lookup has answered). Every write of a call has the
 // call's key, so the CRM keeps one activity per call, whatever logs it and how often:
 // the agent's notes, a ring group, a transfer chain, a repeated event.
-func (p *pipeline) logActivity(ctx context.Context, c call.Call) {
+func (p *pipeline) logActivity(ctx context.Context, c call.Call, seq uint64) {
 	p.mu.Lock()
 	ci := p.calls[callKey(c.Source, c.ID)]
-	if ci == nil || ci.log == nil || ci.state == "pending" {
+	if ci == nil || ci.log == nil || ci.log.seq > seq || ci.state == "pending" {
 		p.mu.Unlock()
 		return
 	}
@@ -494,9 +505,13 @@ func (p *pipeline) Matches(c call.Call) ([]crm.Match, string) {
 	return nil, "pending"
 }
 
-func (p *pipeline) queueJournal(c call.Call) {
+// queueJournal asks the journal writer to save c, the snapshot of the call after its
+// event number seq.
+func (p *pipeline) queueJournal(c call.Call, seq uint64) {
 	p.jmu.Lock()
-	p.jq[c.ID] = c
+	if old, ok := p.jq[c.ID]; !ok || old.seq <= seq {
+		p.jq[c.ID] = snapshot{c: c, seq: seq}
+	}
 	p.jmu.Unlock()
 	select {
 	case p.jnotify <- struct{}{}:
@@ -519,16 +534,17 @@ func (p *pipeline) runJournal(ctx context.Context) {
 func (p *pipeline) flushJournal(ctx context.Context) {
 	p.jmu.Lock()
 	q := p.jq
-	p.jq = map[string]call.Call{}
+	p.jq = map[string]snapshot{}
 	p.jmu.Unlock()
-	for _, c := range q {
+	for _, sn := range q {
+		c := sn.c
 		matches, _ := p.Matches(c)
 		if err := p.journal.SaveCall(ctx, c, matches); err != nil {
 			p.log.Error("journal write failed", "call_id", c.ID, "err", err)
 			continue
 		}
 		if p.logCall {
-			p.logActivity(ctx, c)
+			p.logActivity(ctx, c, sn.seq)
 		}
 	}
 }
