@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
 )
@@ -461,8 +462,15 @@ func mapCause(c string) string {
 // sanitizeField turns an untrusted value into a string of valid UTF-8 of bounded size.
 // The tracker removes control characters; here the bytes are kept.
 func sanitizeField(b []byte) string {
-	if len(b) > 1024 {
-		b = b[:1024]
+	const maxBytes = 1024
+	if len(b) > maxBytes {
+		b = b[:maxBytes]
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	for len(s) > maxBytes {
+		// Replacement characters made it longer: cut on a rune boundary.
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }

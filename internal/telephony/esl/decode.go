@@ -207,8 +207,13 @@ func decodeJSON(body []byte, e *event) error {
 				return err
 			}
 			e.f[fi] = v
-		} else if err := s.skip(); err != nil {
-			return err
+		} else {
+			if fi >= 0 {
+				e.f[fi] = nil // the last duplicate wins, even when it is not a string
+			}
+			if err := s.skip(); err != nil {
+				return err
+			}
 		}
 		s.ws()
 		if s.eat(',') {

@@ -104,11 +104,11 @@ func TestDialRefusedInput(t *testing.T) {
 func TestDialResult(t *testing.T) {
 	for res, want := range map[string]string{
 		"+OK 06d4b89d-a7f5-42f1-93ef-40f482b57222\n": "",
-		"-ERR USER_BUSY\n":           "busy",
-		"-ERR NO_ANSWER\n":           "did not answer",
-		"-ERR USER_NOT_REGISTERED\n": "not registered",
-		"-ERR CALL_REJECTED\n":       "rejected",
-		"-ERR WEIRD\xff\n":           "could not place the call (WEIRD?)",
+		"-ERR USER_BUSY\n":                           "busy",
+		"-ERR NO_ANSWER\n":                           "did not answer",
+		"-ERR USER_NOT_REGISTERED\n":                 "not registered",
+		"-ERR CALL_REJECTED\n":                       "rejected",
+		"-ERR WEIRD\xff\n":                           "could not place the call (WEIRD?)",
 	} {
 		err := dialResult("200", res)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
