@@ -150,11 +150,16 @@ func clientIP(r *http.Request) string {
 // login checks a password, throttled per user name and per client address.
 func (w *Web) login(ctx context.Context, r *http.Request, name, password string) (store.User, string, string, error) {
 	now := time.Now()
-	if !w.limits.allow("ip:"+clientIP(r), 20, 5*time.Minute, now) || !w.limits.allow("user:"+name, 5, 5*time.Minute, now) {
+	ipKey, userKey := "ip:"+clientIP(r), "user:"+name
+	// Only failed attempts count: a shift of agents behind one NAT address logging in at
+	// nine must not lock each other out.
+	if w.limits.full(ipKey, 20, 5*time.Minute, now) || w.limits.full(userKey, 5, 5*time.Minute, now) {
 		return store.User{}, "", "", errThrottled
 	}
 	u, err := w.d.Store.CheckPassword(ctx, name, password)
 	if err != nil {
+		w.limits.allow(ipKey, 20, 5*time.Minute, now)
+		w.limits.allow(userKey, 5, 5*time.Minute, now)
 		return store.User{}, "", "", err
 	}
 	w.limits.reset("user:" + name)

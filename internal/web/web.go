@@ -253,6 +253,19 @@ func (t *throttle) allow(key string, max int, window time.Duration, now time.Tim
 	return true
 }
 
+// full reports whether key has had max attempts within window, without recording one.
+func (t *throttle) full(key string, max int, window time.Duration, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.hits[key] {
+		if now.Sub(h) < window {
+			n++
+		}
+	}
+	return n >= max
+}
+
 func (t *throttle) reset(key string) {
 	t.mu.Lock()
 	delete(t.hits, key)

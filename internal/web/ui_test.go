@@ -1,0 +1,199 @@
+package web
+
+import (
+	"crypto/tls"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLocalPath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/?ucilib=https%3A%2F%2Fx", "/?ucilib=https%3A%2F%2Fx"},
+		{"//evil.example/", "/"},
+		{"https://evil.example/", "/"},
+		{"/\\evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"/a\r\nSet-Cookie: x=1", "/"},
+	} {
+		if got := localPath(tc.in); got != tc.want {
+			t.Errorf("localPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCIFLibrary(t *testing.T) {
+	w := &Web{opt: Options{OriginPatterns: []string{"*.crm4.dynamics.com", "crm.example.com"}}}
+	const lib = "/webresources/Widget/msdyn_ciLibrary.js"
+	for _, tc := range []struct {
+		name, in, lib, origin string
+	}{
+		{"org", "https://contoso.crm4.dynamics.com" + lib, "https://contoso.crm4.dynamics.com" + lib, "https://contoso.crm4.dynamics.com"},
+		{"exact host", "https://crm.example.com" + lib + "?v=1", "https://crm.example.com" + lib, "https://crm.example.com"},
+		{"upper case host", "https://Contoso.CRM4.dynamics.com" + lib, "https://Contoso.CRM4.dynamics.com" + lib, "https://Contoso.CRM4.dynamics.com"},
+		{"empty", "", "", ""},
+		{"plain http", "http://contoso.crm4.dynamics.com" + lib, "", ""},
+		{"other host", "https://evil.example" + lib, "", ""},
+		{"suffix trick", "https://contoso.crm4.dynamics.com.evil.example" + lib, "", ""},
+		{"other path", "https://contoso.crm4.dynamics.com/evil.js", "", ""},
+		{"port", "https://contoso.crm4.dynamics.com:8443" + lib, "", ""},
+		{"user info", "https://a@contoso.crm4.dynamics.com" + lib, "", ""},
+		{"data", "data:text/javascript,alert(1)", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, o := w.cifLibrary(tc.in)
+			if l != tc.lib || o != tc.origin {
+				t.Errorf("cifLibrary(%q) = %q, %q; want %q, %q", tc.in, l, o, tc.lib, tc.origin)
+			}
+		})
+	}
+}
+
+func TestSessionCookie(t *testing.T) {
+	plain := httptest.NewRequest("POST", "/login", nil)
+	overTLS := httptest.NewRequest("POST", "/login", nil)
+	overTLS.TLS = &tls.ConnectionState{}
+	for _, tc := range []struct {
+		name        string
+		opt         Options
+		r           *http.Request
+		secure      bool
+		sameSite    http.SameSite
+		partitioned bool
+	}{
+		{"http", Options{}, plain, false, http.SameSiteLaxMode, false},
+		{"tls", Options{}, overTLS, true, http.SameSiteLaxMode, false},
+		{"configured tls", Options{Secure: true}, plain, true, http.SameSiteLaxMode, false},
+		{"framed without tls stays lax", Options{OriginPatterns: []string{"*.dynamics.com"}}, plain, false, http.SameSiteLaxMode, false},
+		{"framed over tls", Options{OriginPatterns: []string{"*.dynamics.com"}}, overTLS, true, http.SameSiteNoneMode, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &Web{opt: tc.opt}
+			w.opt.SessionTTL = time.Hour
+			c := w.sessionCookie(tc.r, "s3cret")
+			if !c.HttpOnly || c.Secure != tc.secure || c.SameSite != tc.sameSite || c.Partitioned != tc.partitioned || c.Path != "/" || c.MaxAge != 3600 {
+				t.Errorf("cookie %s", c.String())
+			}
+		})
+	}
+}
+
+func newTestWeb(t *testing.T, opt Options) *Web {
+	t.Helper()
+	w, err := New(Deps{}, opt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	w := newTestWeb(t, Options{OriginPatterns: []string{"*.crm4.dynamics.com"}})
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest("GET", "/login?next=%2F%3Fdial%3D%22%3E%3Cscript%3E", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /login: %d", rec.Code)
+	}
+	csp := rec.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self' https://*.crm4.dynamics.com;", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'self' https://*.crm4.dynamics.com"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP allows inline code: %q", csp)
+	}
+	if rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", rec.Header())
+	}
+	body := rec.Body.String()
+	if strings.Contains(body, "<script>") || !strings.Contains(body, `name="next" value="/?dial=&#34;&gt;&lt;script&gt;"`) {
+		t.Errorf("the next parameter is not escaped:\n%s", body)
+	}
+}
+
+func TestAgentPageNeedsLogin(t *testing.T) {
+	w := newTestWeb(t, Options{})
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest("GET", "/?ucilib=https%3A%2F%2Fx", nil))
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login?next=%2F%3Fucilib%3Dhttps%253A%252F%252Fx" {
+		t.Errorf("GET / without a session: %d %q", rec.Code, rec.Header().Get("Location"))
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	w := newTestWeb(t, Options{})
+	u, err := w.assetURL("app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+	if rec.Code != 200 || rec.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET %s: %d %v", u, rec.Code, rec.Header())
+	}
+	rec = httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest("GET", "/static/000000000000/app.js", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("a stale hash answers %d", rec.Code)
+	}
+}
+
+// TestNoInlineCode keeps the templates free of inline scripts, event handler attributes
+// and external resources (the page works offline on the LAN, under a strict CSP).
+func TestNoInlineCode(t *testing.T) {
+	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>\s*[^<\s]|\son[a-z]+\s*=|javascript:|style\s*=`)
+	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//`)
+	err := fs.WalkDir(Assets(), "templates", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Assets(), p)
+		if err != nil {
+			return err
+		}
+		if m := inline.Find(b); m != nil {
+			t.Errorf("%s: inline code %q", p, m)
+		}
+		if m := external.Find(b); m != nil {
+			t.Errorf("%s: external resource %q", p, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := fs.ReadFile(Assets(), "static/app.js")
+	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+		if strings.Contains(string(js), bad) {
+			t.Errorf("app.js uses %s: caller data must go in as text", bad)
+		}
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	th := newThrottle()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if th.full("user:x", 5, time.Minute, now) {
+			t.Fatalf("full after %d attempts", i)
+		}
+		th.allow("user:x", 5, time.Minute, now)
+	}
+	if !th.full("user:x", 5, time.Minute, now) {
+		t.Error("not full after 5 attempts")
+	}
+	if th.full("user:x", 5, time.Minute, now.Add(time.Minute)) {
+		t.Error("still full after the window")
+	}
+	th.reset("user:x")
+	if th.full("user:x", 5, time.Minute, now) {
+		t.Error("full after reset")
+	}
+}
