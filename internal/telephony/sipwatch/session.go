@@ -19,6 +19,9 @@ import (
 	"github.com/ringside/ringside/internal/call"
 )
 
+// errGone says that the server no longer knows a subscription (481).
+var errGone = errors.New("the server no longer knows the subscription (481)")
+
 // session is one run of the SIP user agent: a listener for NOTIFYs, a client for
 // SUBSCRIBE and OPTIONS, and one subscription per extension.
 type session struct {
@@ -107,7 +110,15 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 	}
 	srv.OnNotify(sess.onNotify)
 
+	// The listener goroutines end when their listener closes: close, then wait.
 	var wg sync.WaitGroup
+	var closers []func() error
+	defer func() {
+		for _, c := range closers {
+			_ = c()
+		}
+		wg.Wait()
+	}()
 	var laddr string
 	switch transport {
 	case "UDP":
@@ -115,22 +126,25 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 		if err != nil {
 			return fmt.Errorf("sipwatch: listen: %w", err)
 		}
-		defer pc.Close()
+		closers = append(closers, pc.Close)
 		laddr = pc.LocalAddr().String()
 		wg.Go(func() { _ = srv.ServeUDP(pc) })
+		// Requests must leave from this socket; it is usable once the transport has it.
+		if err := waitListener(ctx, ua, laddr); err != nil {
+			return err
+		}
 	case "TCP":
 		l, err := net.Listen("tcp", listen)
 		if err != nil {
 			return fmt.Errorf("sipwatch: listen: %w", err)
 		}
-		defer l.Close()
+		closers = append(closers, l.Close)
 		laddr = l.Addr().String()
 		wg.Go(func() { _ = srv.ServeTCP(l) })
 	default:
 		// TLS: NOTIFYs come back on the connection the SUBSCRIBE opened.
 		laddr = listen
 	}
-	defer wg.Wait()
 	lhost, lportStr, _ := net.SplitHostPort(laddr)
 	lport, _ := strconv.Atoi(lportStr)
 	sess.contact = sip.Uri{Scheme: "sip", User: s.cfg.Username, Host: lhost, Port: lport}
@@ -174,6 +188,26 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 	default:
 	}
 	return parent.Err()
+}
+
+// waitListener waits until sipgo's UDP transport holds the listening socket laddr.
+func waitListener(ctx context.Context, ua *sipgo.UserAgent, laddr string) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for {
+		if c, err := ua.TransportLayer().GetConnection("udp", laddr); err == nil && c != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("sipwatch: listener %s not ready", laddr)
+		case <-t.C:
+		}
+	}
 }
 
 // localIP returns the local address the system would use to reach server (no packet is
@@ -236,6 +270,9 @@ func (sess *session) watch(ctx context.Context, ext string) error {
 			return err
 		}
 		d := backoff(attempt)
+		if attempt == 0 && errors.Is(err, errGone) {
+			d = 0 // the server forgot the subscription (481): make it anew right away
+		}
 		attempt++
 		s.log.Warn("resubscribing", "extension", ext, "err", err, "in", d)
 		if !sleepCtx(ctx, d) {
@@ -267,6 +304,7 @@ func (sess *session) maintain(ctx context.Context, sb *subscription, granted tim
 			return subEvent{}, err
 		}
 		granted = g
+		sess.setActive(sb.ext, true)
 		timer.Reset(refreshIn(granted))
 	}
 }
@@ -309,6 +347,9 @@ func (sess *session) subscribe(ctx context.Context, sb *subscription) (time.Dura
 		if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired || res.StatusCode == sip.StatusForbidden {
 			return 0, &fatalError{fmt.Errorf("sipwatch: subscribe %s: the server rejects username %q and its password (%d %s)", sb.ext, s.cfg.Username, res.StatusCode, res.Reason)}
 		}
+	}
+	if res.StatusCode == sip.StatusCallTransactionDoesNotExists {
+		return 0, fmt.Errorf("sipwatch: subscribe %s: %w", sb.ext, errGone)
 	}
 	if !res.IsSuccess() {
 		return 0, fmt.Errorf("sipwatch: subscribe %s: %d %s", sb.ext, res.StatusCode, res.Reason)
@@ -429,6 +470,9 @@ func (sess *session) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	if sess.apply(sb.ext, doc) {
 		sb.send(subEvent{refresh: true})
 	}
+	if s.notified != nil {
+		s.notified(sb.ext)
+	}
 	if state == "terminated" {
 		ev := subEvent{terminated: params["reason"]}
 		if ev.terminated == "" {
@@ -507,6 +551,8 @@ func (sess *session) keepalive(ctx context.Context) {
 		sess.probeDown = err != nil
 		var subs []*subscription
 		if was && err == nil {
+			// Until each subscription is refreshed, nothing says the server still has it.
+			clear(sess.active)
 			for _, sb := range sess.subs {
 				subs = append(subs, sb)
 			}

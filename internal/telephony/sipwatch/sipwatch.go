@@ -92,8 +92,10 @@ type Source struct {
 	state  string
 	reason string
 
-	// onNotify, when set (tests), sees every NOTIFY's extension and body before parsing.
+	// Test hooks: onNotify sees every NOTIFY body before parsing, notified every NOTIFY
+	// accepted (after its signals were emitted).
 	onNotify func(ext string, body []byte)
+	notified func(ext string)
 }
 
 // New validates cfg and returns a Source; it does no network I/O.
