@@ -17,7 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,13 +222,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// Memory before and after the agents connect, after a GC (in-process) so that the
 	// difference is what the connections hold.
-	res.RSSNoAgents = r.rss(ctx, servers)
+	res.RSSNoAgents = r.rss(ctx, servers, true)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if err := r.connectAgents(ctx, &wg); err != nil {
 		return res, err
 	}
-	res.RSSIdleAgents = r.rss(ctx, servers)
+	res.RSSIdleAgents = r.rss(ctx, servers, true)
 	if d := res.RSSIdleAgents - res.RSSNoAgents; d > 0 {
 		res.BytesPerAgent = d / int64(cfg.Agents)
 	}
@@ -269,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	stopProgress()
 	res.GoroutinesEnd = r.metric(ctx, servers, "go_goroutines")
-	res.RSS = r.rss(ctx, servers)
+	res.RSS = r.rss(ctx, servers, false)
 	res.RSSMax = max(res.RSSMax, res.RSS)
 	r.fill(&res, elapsed)
 	res.ServerP50, res.ServerP99 = r.serverQuantiles(ctx, servers)
@@ -343,7 +343,7 @@ func (r *run) startServer(ctx context.Context) (string, func(), error) {
 	}
 	const chunk = 50000
 	for i := 0; i < r.cfg.DirectorySize; i += chunk {
-		recs := Contacts(min(r.cfg.DirectorySize, i+chunk))[i:]
+		recs := ContactsRange(i, min(r.cfg.DirectorySize, i+chunk))
 		if _, err := st.PutRecords(ctx, recs); err != nil {
 			st.Close()
 			os.RemoveAll(dir)
@@ -613,7 +613,7 @@ func (r *run) progress(ctx context.Context, servers []string, start time.Time, r
 				return
 			case <-t.C:
 			}
-			rss := r.rss(pctx, servers)
+			rss := r.rss(pctx, servers, false)
 			if pctx.Err() != nil {
 				continue
 			}
@@ -633,10 +633,13 @@ func (r *run) progress(ctx context.Context, servers []string, start time.Time, r
 }
 
 // rss is the servers' resident memory (their process_resident_memory_bytes, summed), or
-// this process's when the server runs in it.
-func (r *run) rss(ctx context.Context, servers []string) int64 {
+// this process's when the server runs in it (settle: after returning free memory to the
+// system).
+func (r *run) rss(ctx context.Context, servers []string, settle bool) int64 {
 	if len(r.cfg.Servers) == 0 {
-		runtime.GC()
+		if settle {
+			debug.FreeOSMemory() // a full GC: only between phases, never while measuring latency
+		}
 		return selfRSS()
 	}
 	var sum int64

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/outbox"
 	"github.com/ringside/ringside/internal/server"
 	"github.com/ringside/ringside/internal/store"
 )
@@ -67,7 +68,8 @@ func startNode(t *testing.T, yaml string, users map[string]string, setup func(*s
 		setup(st)
 	}
 	st.Close()
-	srv, err := server.New(t.Context(), cfg, nil, server.Options{Listen: "127.0.0.1:0"})
+	srv, err := server.New(t.Context(), cfg, nil, server.Options{Listen: "127.0.0.1:0",
+		Outbox: outbox.Options{MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Poll: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
