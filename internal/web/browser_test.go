@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -165,28 +166,18 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	)
 	want := func(notes string) crm.Activity {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			as, err := ts.dir.Activities(t.Context(), "notes-1", nil)
-			if err != nil {
+		var as []crm.Activity
+		eventually(t, "the activity with notes "+notes, func() bool {
+			var err error
+			if as, err = ts.dir.Activities(t.Context(), "notes-1", nil); err != nil {
 				t.Fatal(err)
 			}
 			if len(as) > 1 {
 				t.Fatalf("%d activities for one call: %+v", len(as), as)
 			}
-			if len(as) == 1 && as[0].Notes == notes {
-				return as[0]
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no activity with notes %q; have %+v", notes, as)
-			}
-			// The outbox writes asynchronously; poll its result.
-			select {
-			case <-t.Context().Done():
-				t.Fatal(t.Context().Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+			return len(as) == 1 && as[0].Notes == notes
+		})
+		return as[0]
 	}
 	a := want("Wants a quote for 20 licences.")
 	if a.Regarding == nil || *a.Regarding != janeDoe.Ref {
@@ -318,6 +309,35 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 			t.Error("bob's call list has alice's call")
 		}
 	}
+}
+
+// TestBrowserReconnects: the network drops, a call rings and is missed meanwhile, the
+// network comes back: the page shows its connection state, reconnects by itself, and the
+// missed call is in the history.
+func TestBrowserReconnects(t *testing.T) {
+	ts := start(t)
+	ctx := ts.login(t, "carol")
+	run(t, ctx,
+		network.Enable(),
+		network.EmulateNetworkConditions(true, 0, -1, -1),
+		chromedp.WaitVisible(`#conn[data-state=disconnected]`),
+	)
+	if got := text(t, ctx, "#conn"); !strings.Contains(got, "Disconnected") {
+		t.Errorf("connection state while offline = %q", got)
+	}
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "away-1", "from": "+49 30 9876543", "extension": "202"})
+	ts.event(t, map[string]any{"event": "ended", "call_id": "away-1", "cause": "cancelled"})
+	eventually(t, "the missed call in the journal", func() bool {
+		var rec struct {
+			Call struct{ State string } `json:"call"`
+		}
+		return ts.get(t, "carol", "/api/v1/calls/away-1", &rec) == 200 && rec.Call.State == "ended"
+	})
+	run(t, ctx,
+		network.EmulateNetworkConditions(false, 0, -1, -1),
+		chromedp.WaitVisible(`#conn[data-state=connected]`),
+		chromedp.WaitVisible(`#history tr[data-call-id="away-1"] td.missed`),
+	)
 }
 
 func TestBrowserDialUnsupported(t *testing.T) {

@@ -306,3 +306,20 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 func cardSel(id string) string { return "#call-" + id }
 
 func at(base time.Time, d time.Duration) string { return base.Add(d).UTC().Format(time.RFC3339Nano) }
+
+// eventually polls cond (state written asynchronously: the journal, the outbox) until it
+// holds, for at most 20 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
