@@ -50,6 +50,7 @@ func commands() []command {
 		{"dial", "click-to-dial from the command line", runDial},
 		{"config", "check a config file: config check [FILE] [--connect]", runConfig},
 		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
+		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -424,8 +425,10 @@ func (c *Companion) pop(ctx context.Context, wg *sync.WaitGroup, p Pop) {
 			explicitNotify = true
 			notes = append(notes, [2]string{a.Title, a.Text})
 		case "open_record":
-			if c.s.OpenRecord != "off" && a.URL != "" {
-				open = append(open, a.URL)
+			// The rule says where the record opens: in the browser page (the default),
+			// the CRM panel, or here.
+			if c.s.OpenRecord != "off" && a.URL != "" && a.Target == "companion" {
+				open = append(open, c.absolute(a.URL))
 			}
 		}
 	}
@@ -443,7 +446,7 @@ func (c *Companion) pop(ctx context.Context, wg *sync.WaitGroup, p Pop) {
 			body = strings.TrimSpace(m.Name + " · " + m.Company + " · " + p.Call.Remote.Raw)
 			body = strings.Trim(strings.ReplaceAll(body, " ·  · ", " · "), " ·")
 			if c.s.OpenRecord == "ringing" && m.URL != "" && len(open) == 0 {
-				open = append(open, m.URL)
+				open = append(open, c.absolute(m.URL))
 			}
 		}
 		notes = append(notes, [2]string{"Call from " + who, body})
@@ -481,6 +484,20 @@ func (c *Companion) pop(ctx context.Context, wg *sync.WaitGroup, p Pop) {
 			}
 		})
 	}
+}
+
+// absolute resolves a URL of the server's (the built-in directory's records are
+// relative: /crm/contact/1) against the server's address.
+func (c *Companion) absolute(u string) string {
+	base, err := url.Parse(c.s.Server)
+	if err != nil {
+		return u
+	}
+	ref, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return base.ResolveReference(ref).String()
 }
 
 // Check tells the user whether the setup works: the server accepts the token, and the

@@ -103,9 +103,10 @@ type Pop struct {
 		URL     string `json:"url"`
 	} `json:"matches"`
 	Actions []struct {
-		Do    string `json:"do"`
-		URL   string `json:"url"`
-		Title string `json:"title"`
-		Text  string `json:"text"`
+		Do     string `json:"do"`
+		URL    string `json:"url"`
+		Target string `json:"target"`
+		Title  string `json:"title"`
+		Text   string `json:"text"`
 	} `json:"actions"`
 }
