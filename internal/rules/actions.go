@@ -292,9 +292,10 @@ type UIAction struct {
 	Text    string            `json:"text,omitempty"`
 }
 
-// UI renders the UI actions of r for in. Actions that do not apply (open_record without a
-// match, open_create_form for a known or withheld caller) are left out; template errors
-// are returned with the actions that did render.
+// UI renders the UI actions of r for in, at most one of each kind (the first rule's).
+// Actions that do not apply (open_record without a match, open_create_form for a known or
+// withheld caller) are left out; template errors are returned with the actions that did
+// render.
 func (r Result) UI(in *Input) ([]UIAction, error) {
 	acts := r.Actions(UIActions...)
 	if len(acts) == 0 {
@@ -303,7 +304,11 @@ func (r Result) UI(in *Input) ([]UIAction, error) {
 	d := DataOf(in)
 	var out []UIAction
 	var errs []error
+	done := map[string]bool{}
 	for _, a := range acts {
+		if done[a.Do] {
+			continue // the first rule wins: one create form, one notification
+		}
 		u := UIAction{Do: a.Do}
 		var err error
 		switch a.Do {
@@ -342,6 +347,7 @@ func (r Result) UI(in *Input) ([]UIAction, error) {
 			errs = append(errs, fmt.Errorf("rules: %s: %w", a.Do, err))
 			continue
 		}
+		done[a.Do] = true
 		out = append(out, u)
 	}
 	return out, errors.Join(errs...)

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/testenv"
 )
 
 func env(m map[string]string) Options {
@@ -330,4 +333,31 @@ rules:
     do: pop
   - defaults
 `)
+}
+
+// TestREADMEExample keeps the README's rules example valid.
+func TestREADMEExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, _ := strings.Cut(string(b), "\n## Rules\n")
+	_, block, _ := strings.Cut(sec, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	cfg, err := config.Parse("README.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, env(map[string]string{"RINGSIDE_HOOK_SECRET": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Rules()); n != 5+len(Defaults()) {
+		t.Errorf("%d rules", n)
+	}
+	in := with(ringing("200"), func(in *Input) { in.Time = wed20 })
+	ui, err := e.Evaluate(in).UI(in)
+	if err != nil || len(ui) != 2 || ui[0].Title != "After hours: ACME Reception" || !strings.Contains(ui[1].URL, "telephone1%3D%2B49309876543") {
+		t.Errorf("%+v %v", ui, err)
+	}
 }
