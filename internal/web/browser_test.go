@@ -340,6 +340,43 @@ func TestBrowserReconnects(t *testing.T) {
 	)
 }
 
+// TestBrowserRuleActions: the page carries out what rules ask for (see rulesYAML).
+func TestBrowserRuleActions(t *testing.T) {
+	ts := start(t)
+	t.Run("notify without a card", func(t *testing.T) {
+		ctx := ts.login(t, "erin")
+		ts.event(t, map[string]any{"event": "ringing", "call_id": "rule-n", "from": "+49 30 9876543", "extension": "204"})
+		run(t, ctx, chromedp.WaitVisible(`#notice`))
+		if got := text(t, ctx, "#notice"); got != "Call for the team — Jane Doe" {
+			t.Errorf("notice = %q", got)
+		}
+		var cards int
+		run(t, ctx, chromedp.Evaluate(`document.querySelectorAll("#cards .call").length`, &cards))
+		if cards != 0 {
+			t.Errorf("%d cards; the rule stops the pop", cards)
+		}
+		ts.event(t, map[string]any{"event": "ended", "call_id": "rule-n"})
+	})
+	t.Run("create form and notes", func(t *testing.T) {
+		ctx := ts.login(t, "fred")
+		ts.event(t, map[string]any{"event": "ringing", "call_id": "rule-c", "from": "+49 221 3334445", "from_name": "Kölsch & Co", "extension": "205"})
+		card := cardSel("rule-c")
+		run(t, ctx,
+			waitJS(`(document.querySelector("#call-rule-c .create") || {}).open === true`),
+			waitJS(`document.querySelector("#call-rule-c input[name=entity][value=account]").checked`),
+		)
+		ts.event(t, map[string]any{"event": "answered", "call_id": "rule-c", "extension": "205"})
+		run(t, ctx, waitJS(`document.querySelector("#call-rule-c .f-subject").textContent == "Support call with Kölsch & Co"`))
+		var open bool
+		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-rule-c .notes").open`, &open))
+		if !open {
+			t.Error("open_activity did not open the notes")
+		}
+		ts.event(t, map[string]any{"event": "ended", "call_id": "rule-c"})
+		run(t, ctx, chromedp.WaitVisible(card+`[data-state=ended]`))
+	})
+}
+
 func TestBrowserDialUnsupported(t *testing.T) {
 	ts := start(t)
 	ctx := ts.login(t, "carol")

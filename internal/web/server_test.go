@@ -40,7 +40,26 @@ var agents = []config.User{
 	{Name: "bob", Extensions: []string{"201"}},
 	{Name: "carol", Extensions: []string{"202"}},
 	{Name: "dana", Extensions: []string{"203"}, Email: "dana@example.com"},
+	{Name: "erin", Extensions: []string{"204"}},
+	{Name: "fred", Extensions: []string{"205"}},
 }
+
+// rulesYAML gives erin and fred configured rules; everyone else has the defaults.
+const rulesYAML = `rules:
+  - name: erin gets a notice instead of a card
+    on: inbound.ringing
+    when: {users: [erin]}
+    do: [{notify: {title: "Call for the team", text: "{{.Name}}"}}, stop]
+  - name: fred files unknown callers as accounts
+    on: inbound.ringing
+    when: {users: [fred], match: unmatched}
+    do: [pop, {open_create_form: {entity: account}}, stop]
+  - name: fred's notes
+    on: inbound.answered
+    when: {users: [fred]}
+    do: [{open_activity: {subject: "Support call with {{.Name}}"}}, stop]
+  - defaults
+`
 
 // Records of the built-in directory.
 var (
@@ -107,7 +126,10 @@ func startServer() (*testServer, error) {
 		return nil, err
 	}
 	shared.dataDir = dir
-	cfg := config.Default()
+	cfg, err := config.Parse("ringside.yaml", []byte(rulesYAML))
+	if err != nil {
+		return nil, err
+	}
 	cfg.DataDir = dir
 	cfg.LogLevel = "error"
 	cfg.Users = agents
