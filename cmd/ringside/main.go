@@ -49,6 +49,7 @@ func commands() []command {
 		{"tokens", "create and list API tokens: tokens create|list", runTokens},
 		{"dial", "click-to-dial from the command line", runDial},
 		{"config", "check a config file: config check [FILE] [--connect]", runConfig},
+		{"crm", "bring the CRM's local phone index up to date, or check CRM access: crm sync [--full] | crm check", runCRM},
 		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
 	}
