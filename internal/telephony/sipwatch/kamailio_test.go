@@ -599,3 +599,24 @@ func TestKamailioDigestAuth(t *testing.T) {
 		}
 	})
 }
+
+func TestKamailioTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("peer test")
+	}
+	k := startKamailio(t, kamailioOpts{})
+	w := startWatcher(t, k, func(c *Config) { c.Transport = "tcp" })
+	w.waitState(t, "connected", 15*time.Second)
+	w.waitNotified(t, nil, 10*time.Second)
+	ph := k.phone(t, "200", "answer", 200)
+	c := k.dial(t, "call", "+49309876543", "ACME", "200", 200)
+	c.wait(t)
+	ph.wait(t)
+	_, got, all := w.callEnded(t)
+	checkSigs(t, []sig{
+		{call.SigRinging, "200", "", "+49309876543"},
+		{call.SigAnswered, "200", "", "+49309876543"},
+		{call.SigEnded, "200", call.CauseNormal, ""},
+		{call.SigEnded, "", call.CauseNormal, ""},
+	}, got, all)
+}

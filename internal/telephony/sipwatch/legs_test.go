@@ -166,3 +166,22 @@ func TestMapCause(t *testing.T) {
 		}
 	}
 }
+
+// TestPacer: however many subscriptions start at once, they go out one gap apart.
+func TestPacer(t *testing.T) {
+	p := newPacer(20)
+	now := replayBase
+	var last time.Time
+	for i := range 300 {
+		at := p.reserve(now)
+		if want := now.Add(time.Duration(i) * 50 * time.Millisecond); !at.Equal(want) {
+			t.Fatalf("reservation %d at %v, want %v", i, at.Sub(now), want.Sub(now))
+		}
+		last = at
+	}
+	// After a quiet spell there is no saved-up burst either.
+	later := last.Add(time.Minute)
+	if a, b := p.reserve(later), p.reserve(later); !a.Equal(later) || b.Sub(a) != 50*time.Millisecond {
+		t.Errorf("after a pause: %v then %v", a.Sub(later), b.Sub(later))
+	}
+}

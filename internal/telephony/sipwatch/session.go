@@ -663,16 +663,21 @@ func newPacer(rate float64) *pacer {
 	return &pacer{gap: time.Duration(float64(time.Second) / rate)}
 }
 
-func (p *pacer) wait(ctx context.Context) error {
+// reserve returns when the caller asking at now may go.
+func (p *pacer) reserve(now time.Time) time.Time {
 	p.mu.Lock()
-	now := time.Now()
+	defer p.mu.Unlock()
 	at := p.next
 	if at.Before(now) {
 		at = now
 	}
 	p.next = at.Add(p.gap)
-	p.mu.Unlock()
-	if d := at.Sub(now); d > 0 && !sleepCtx(ctx, d) {
+	return at
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	now := time.Now()
+	if d := p.reserve(now).Sub(now); d > 0 && !sleepCtx(ctx, d) {
 		return ctx.Err()
 	}
 	return ctx.Err()
