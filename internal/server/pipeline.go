@@ -99,10 +99,9 @@ type callInfo struct {
 	seq     uint64 // events delivered
 	// log is the pending log_activity request: written after the journal has the call.
 	log *logRequest
-	// last is the last rule event of the call and what fired for it (all its users), so
-	// that a late lookup answer runs the rules that now apply.
-	last  *rules.Input
-	fired rules.Result
+	// last is the last rule event of the call, so that a late lookup answer runs the
+	// rules that apply only now.
+	last *rules.Input
 }
 
 type logRequest struct {
@@ -272,19 +271,16 @@ func (p *pipeline) finishLookup(ctx context.Context, c call.Call, ci *callInfo) 
 	// The rules of the last event again, now that the caller is known (or known to be
 	// unknown): what newly applies runs now.
 	p.mu.Lock()
-	last, fired, seq := ci.last, ci.fired, ci.seq
+	last, seq := ci.last, ci.seq
 	p.mu.Unlock()
 	var rr rules.Result
 	var in rules.Input
 	if last != nil && err == nil {
 		in = *last
 		in.Matches, in.Lookup = matches, state
-		rr = p.rules.Evaluate(&in).Without(fired)
-		p.mu.Lock()
-		ci.fired.Fired = append(ci.fired.Fired, rr.Fired...)
-		p.mu.Unlock()
+		rr = p.rules.Evaluate(&in).Without(p.rules.Evaluate(last))
 	}
-	p.send(rcpt, msg, &in, rr, false)
+	p.send(rcpt, msg, &in, rr, last, false)
 	if len(rr.Fired) > 0 {
 		p.write(context.WithoutCancel(ctx), ci, &in, rr, seq)
 	}
@@ -316,10 +312,10 @@ func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 	res := p.rules.Evaluate(&in)
 	if in.Event != "" {
 		p.mu.Lock()
-		ci.last, ci.fired = &in, res
+		ci.last = &in
 		p.mu.Unlock()
 	}
-	sent := p.send(rcpt, msg, &in, res, rules.Popable(ev.Type) && in.Event != "")
+	sent := p.send(rcpt, msg, &in, res, nil, rules.Popable(ev.Type) && in.Event != "")
 	if p.observe != nil {
 		p.observe(ev, sent, recv)
 	}
@@ -330,8 +326,9 @@ func (p *pipeline) deliver(ctx context.Context, ev call.Event, recv time.Time) {
 
 // send delivers msg to the recipients with their UI actions. A popable message goes only
 // to the users a rule pops it for (or has UI actions for: then with "pop": false, so that
-// the page acts without showing the card). It returns how many users were sent it.
-func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, popable bool) int {
+// the page acts without showing the card). With before (a late lookup answer), only rules
+// that did not hold before run. It returns how many users were sent the message.
+func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, before *rules.Input, popable bool) int {
 	encoded := map[string][]byte{} // by pop and actions: most users share one encoding
 	sent := 0
 	for _, u := range rcpt {
@@ -340,6 +337,11 @@ func (p *pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.R
 			one := *in
 			one.Users = []string{u}
 			r = p.rules.Evaluate(&one)
+			if before != nil {
+				was := *before
+				was.Users = one.Users
+				r = r.Without(p.rules.Evaluate(&was))
+			}
 		}
 		m := msg
 		m.Pop = r.Pop()
