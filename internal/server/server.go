@@ -239,6 +239,10 @@ func (s *Server) Directory() crm.Directory { return s.dir }
 // Hub returns the agent hub.
 func (s *Server) Hub() *agent.Hub { return s.hub }
 
+// Rules returns the rules in force (the configured list, or the defaults), for the
+// admins' read-only view; rules.Rule encodes to JSON.
+func (s *Server) Rules() []rules.Rule { return s.pipe.rules.Rules() }
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.web }
 
