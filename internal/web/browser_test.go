@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,6 +201,18 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	if got := text(t, ctx, `#history tr[data-call-id="notes-1"]`); !strings.Contains(got, "saved") || !strings.Contains(got, "1:30") {
 		t.Errorf("history row = %q", got)
 	}
+	// Later: the card is dismissed; the history brings the notes back for editing.
+	run(t, ctx,
+		chromedp.Click(card+" .dismiss"),
+		chromedp.WaitNotPresent(card),
+		chromedp.Click(`#history tr[data-call-id="notes-1"] .row-actions button:last-child`),
+		chromedp.WaitVisible(card+" textarea"),
+	)
+	var notes string
+	run(t, ctx, chromedp.Value(card+" textarea", &notes))
+	if notes != "Wants a quote for 20 licences. Call back Monday." || text(t, ctx, card+" .save-notes") != "Update notes" {
+		t.Errorf("notes from the history = %q, button %q", notes, text(t, ctx, card+" .save-notes"))
+	}
 }
 
 func TestBrowserHostileCallerNameIsText(t *testing.T) {
@@ -375,6 +388,116 @@ func TestBrowserRuleActions(t *testing.T) {
 		ts.event(t, map[string]any{"event": "ended", "call_id": "rule-c"})
 		run(t, ctx, chromedp.WaitVisible(card+`[data-state=ended]`))
 	})
+}
+
+// TestBrowserOpenRecordOnRing: with the per-user setting (and no rule), a ringing call
+// opens the caller's record; when the browser blocks the pop-up, the page says how to
+// allow it and offers a prominent button instead.
+func TestBrowserOpenRecordOnRing(t *testing.T) {
+	ts := start(t)
+	if code := ts.post(t, "carol", "/api/v1/me/settings", `{"open_record_on_ring":"on"}`); code != 200 {
+		t.Fatalf("setting: %d", code)
+	}
+	t.Cleanup(func() { ts.post(t, "carol", "/api/v1/me/settings", `{"open_record_on_ring":"off"}`) })
+	ctx := ts.login(t, "carol")
+	run(t, ctx, chromedp.WaitVisible(`#open-on-ring:checked`))
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "auto-1", "from": "+49 30 9876543", "extension": "202"})
+	opened, blocked := false, false
+	eventually(t, "the record opened, or the pop-up blocked hint", func() bool {
+		targets, err := chromedp.Targets(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range targets {
+			opened = opened || strings.HasSuffix(tg.URL, "/crm/contact/t-jane")
+		}
+		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-auto-1 .open-fallback").hidden`, &blocked))
+		return opened || blocked
+	})
+	t.Logf("opened in a new window: %v; blocked with the hint: %v", opened, blocked)
+	if blocked {
+		if got := text(t, ctx, "#popup-hint"); !strings.Contains(got, "Allow pop-ups") && !strings.Contains(got, "allow pop-ups") {
+			t.Errorf("hint = %q", got)
+		}
+		if got := text(t, ctx, "#call-auto-1 .open-big"); got != "Open Jane Doe in the CRM" {
+			t.Errorf("fallback button = %q", got)
+		}
+		// A click is a user gesture: the browser lets that one open the record.
+		run(t, ctx, chromedp.Click("#call-auto-1 .open-big"))
+		eventually(t, "the record opened after the click", func() bool {
+			targets, err := chromedp.Targets(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tg := range targets {
+				if strings.HasSuffix(tg.URL, "/crm/contact/t-jane") {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "auto-1"})
+}
+
+// fakeCIF stands in for Dynamics 365's Microsoft.CIFramework: it records every call.
+const fakeCIF = `window.__cif = []; window.__cifHandlers = {};
+window.Microsoft = { CIFramework: {
+  setClickToAct: function (v) { __cif.push(["setClickToAct", v]); return Promise.resolve(null); },
+  addHandler: function (n, h) { __cif.push(["addHandler", n]); __cifHandlers[n] = h; return Promise.resolve(); },
+  openForm: function (o, p) { __cif.push(["openForm", o, p || ""]); return Promise.resolve("{}"); },
+  searchAndOpenRecords: function (e, q, s) { __cif.push(["searchAndOpenRecords", e, q, s]); return Promise.resolve("[]"); },
+  createRecord: function (e, d) { __cif.push(["createRecord", e, d]); return Promise.resolve('{"id":"x"}'); }
+} };`
+
+// TestBrowserInsideDynamics: with the CIF object present, records open through openForm,
+// unknown callers can be searched with searchAndOpenRecords, and click-to-act dials.
+func TestBrowserInsideDynamics(t *testing.T) {
+	ts := start(t)
+	ctx := tab(t)
+	run(t, ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(fakeCIF).Do(ctx)
+		return err
+	}))
+	ts.loginIn(t, ctx, "carol")
+	calls := func() string {
+		var s string
+		run(t, ctx, chromedp.Evaluate(`JSON.stringify(window.__cif)`, &s))
+		return s
+	}
+	if got := calls(); !strings.Contains(got, `["setClickToAct",true]`) || !strings.Contains(got, `["addHandler","onclicktoact"]`) {
+		t.Errorf("CIF calls at load: %s", got)
+	}
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "cif-1", "from": "+49 30 9876543", "extension": "202"})
+	run(t, ctx,
+		chromedp.WaitVisible(cardSel("cif-1")+" .match .open"),
+		chromedp.Click(cardSel("cif-1")+" .match .open"),
+		waitJS(`JSON.stringify(window.__cif).indexOf("openForm") >= 0`),
+	)
+	if got := calls(); !strings.Contains(got, `["openForm","{\"entityName\":\"contact\",\"entityId\":\"t-jane\"}",""]`) {
+		t.Errorf("CIF calls after Open in CRM: %s", got)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "cif-1"})
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "cif-2", "from": "+49 351 8887776", "extension": "202"})
+	run(t, ctx,
+		chromedp.WaitVisible(cardSel("cif-2")+" .search-crm"),
+		chromedp.Click(cardSel("cif-2")+" .search-crm"),
+		waitJS(`JSON.stringify(window.__cif).indexOf("searchAndOpenRecords") >= 0`),
+	)
+	if got := calls(); !strings.Contains(got, `["searchAndOpenRecords","contact","?$search=%2B493518887776",false]`) {
+		t.Errorf("CIF calls after Search: %s", got)
+	}
+	ts.event(t, map[string]any{"event": "ended", "call_id": "cif-2"})
+	// A click on a phone number in Dynamics dials through Ringside (here: 501, shown).
+	run(t, ctx,
+		chromedp.Evaluate(`window.__cifHandlers.onclicktoact(JSON.stringify({value: "+49 30 1234567", name: "telephone1", format: "phone", entityLogicalName: "contact"})); true`, nil),
+		waitJS(`document.getElementById("dial-status").textContent.indexOf("Could not call") >= 0`),
+	)
+	var v string
+	run(t, ctx, chromedp.Value(`#dial-number`, &v))
+	if v != "+49 30 1234567" {
+		t.Errorf("dial box = %q", v)
+	}
 }
 
 func TestBrowserDialUnsupported(t *testing.T) {

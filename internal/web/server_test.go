@@ -290,6 +290,13 @@ func tab(t *testing.T) context.Context {
 func (ts *testServer) login(t *testing.T, user string) context.Context {
 	t.Helper()
 	ctx := tab(t)
+	ts.loginIn(t, ctx, user)
+	return ctx
+}
+
+// loginIn logs user in in the tab ctx.
+func (ts *testServer) loginIn(t *testing.T, ctx context.Context, user string) {
+	t.Helper()
 	run(t, ctx,
 		chromedp.Navigate(ts.url+"/"),
 		chromedp.WaitVisible(`input[name=user]`),
@@ -298,7 +305,21 @@ func (ts *testServer) login(t *testing.T, user string) context.Context {
 		chromedp.Submit(`input[name=password]`),
 		chromedp.WaitVisible(`#conn[data-state=connected]`),
 	)
-	return ctx
+}
+
+// post calls the API as user (agent token) with a JSON body.
+func (ts *testServer) post(t *testing.T, user, path, body string) int {
+	t.Helper()
+	// Without cancel: cleanups use it after the test's context is done.
+	req, _ := http.NewRequestWithContext(context.WithoutCancel(t.Context()), "POST", ts.url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+ts.tokens[user])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
