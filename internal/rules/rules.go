@@ -236,8 +236,9 @@ func (e *Engine) Evaluate(in *Input) Result {
 	if in.Event == "" {
 		return res
 	}
+	pr := prepare(in)
 	for _, r := range e.rules {
-		if !slices.Contains(r.events, in.Event) || !r.When.matches(in, e.groups) {
+		if !slices.Contains(r.events, in.Event) || !r.When.matches(in, &pr, e.groups) {
 			continue
 		}
 		res.Fired = append(res.Fired, r)

@@ -156,8 +156,17 @@ func normNumber(s string) string {
 
 func (w *When) usesUsers() bool { return len(w.Users) > 0 || len(w.Groups) > 0 }
 
+// prepared is what conditions compare, computed once per evaluation.
+type prepared struct {
+	did, raw string
+}
+
+func prepare(in *Input) prepared {
+	return prepared{did: normNumber(in.Call.DID), raw: normNumber(in.Call.Remote.Raw)}
+}
+
 // matches reports whether every condition holds for in.
-func (w *When) matches(in *Input, groups map[string][]string) bool {
+func (w *When) matches(in *Input, pr *prepared, groups map[string][]string) bool {
 	switch w.Match {
 	case MatchMatched:
 		if len(in.Matches) == 0 {
@@ -194,10 +203,10 @@ func (w *When) matches(in *Input, groups map[string][]string) bool {
 	if len(w.Extensions) > 0 && !anyIn(extensionsOf(in), w.Extensions) {
 		return false
 	}
-	if len(w.DID) > 0 && !globAny(w.DID, normNumber(in.Call.DID)) {
+	if len(w.DID) > 0 && !globAny(w.DID, pr.did) {
 		return false
 	}
-	if len(w.Number) > 0 && !globAny(w.Number, in.Call.Remote.Number) && !globAny(w.Number, normNumber(in.Call.Remote.Raw)) {
+	if len(w.Number) > 0 && !globAny(w.Number, in.Call.Remote.Number) && !globAny(w.Number, pr.raw) {
 		return false
 	}
 	if w.Window != "" && w.inWindow(in.Time) != (w.Window == WindowInside) {
