@@ -160,7 +160,8 @@ func (co *correlator) create(e *event, at time.Time, answered bool) *leg {
 	if uuid == "" || co.legs[uuid] != nil {
 		return nil
 	}
-	if _, gone := co.recent[uuid]; gone {
+	if _, gone := co.recent[uuid]; gone && co.resync {
+		// A snapshot taken before this channel's hangup reached us.
 		return nil
 	}
 	ext, local := co.classify(e.get(fChannelName), e.get(fDialedUser), e.get(fGateway))

@@ -267,14 +267,16 @@ func (s *jsonScanner) str(e *event) ([]byte, error) {
 	if !s.eat('"') {
 		return nil, fmt.Errorf("json: expected string at %d: %w", s.i, errFrame)
 	}
+	// Most strings are short and plain: one pass looking for the quote or a backslash.
 	rest := s.b[s.i:]
-	q := bytes.IndexByte(rest, '"')
-	if q < 0 {
-		return nil, fmt.Errorf("json: unterminated string: %w", errFrame)
-	}
-	if bytes.IndexByte(rest[:q], '\\') < 0 {
-		s.i += q + 1
-		return rest[:q], nil
+	for j, c := range rest {
+		if c == '"' {
+			s.i += j + 1
+			return rest[:j], nil
+		}
+		if c == '\\' {
+			break
+		}
 	}
 	start := len(e.scratch)
 	for s.i < len(s.b) {
@@ -403,21 +405,14 @@ func (s *jsonScanner) skip() error {
 }
 
 func (s *jsonScanner) skipString() error {
-	s.i++ // opening quote
-	for {
-		q := bytes.IndexByte(s.b[s.i:], '"')
-		if q < 0 {
-			return fmt.Errorf("json: unterminated string: %w", errFrame)
-		}
-		end := s.i + q
-		// Count the backslashes before the quote: an odd number escapes it.
-		n := 0
-		for k := end - 1; k >= s.i && s.b[k] == '\\'; k-- {
-			n++
-		}
-		s.i = end + 1
-		if n%2 == 0 {
+	for i := s.i + 1; i < len(s.b); i++ {
+		switch s.b[i] {
+		case '"':
+			s.i = i + 1
 			return nil
+		case '\\':
+			i++ // whatever is escaped, it is not the end
 		}
 	}
+	return fmt.Errorf("json: unterminated string: %w", errFrame)
 }
