@@ -521,6 +521,12 @@ func TestBrowserDialUnsupported(t *testing.T) {
 	if v != "+4930555123" {
 		t.Errorf("dial box after a tel: link = %q", v)
 	}
+	// The record page has a Call button beside each number.
+	run(t, ctx,
+		chromedp.Navigate(ts.url+"/crm/contact/t-jane"),
+		chromedp.Click(`button[data-dial="+49309876543"]`),
+		waitJS(`document.getElementById("dial-status").textContent.indexOf("only reports calls") >= 0`),
+	)
 }
 
 func TestBrowserNarrowPanel(t *testing.T) {

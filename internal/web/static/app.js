@@ -3,6 +3,22 @@
 // rules are opened only when they are http(s).
 (function () {
   "use strict";
+  var rec = document.getElementById("record");
+  if (rec) {
+    // The record page: a Call button beside each number.
+    rec.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button[data-dial]");
+      if (!b) return;
+      var status = document.getElementById("dial-status");
+      status.textContent = "Calling " + b.dataset.dial + "…";
+      fetch("/api/v1/dial", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": rec.dataset.csrf },
+        body: JSON.stringify({ number: b.dataset.dial }) })
+        .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { if (!r.ok) throw new Error(j.error || ("HTTP " + r.status)); }); })
+        .then(function () { status.textContent = "☎ Your phone rings now: pick it up to call " + b.dataset.dial + "."; })
+        .catch(function (err) { status.textContent = "✖ Could not call: " + err.message; });
+    });
+  }
   var app = document.getElementById("app");
   if (!app) return;
   var csrf = app.dataset.csrf;
@@ -241,7 +257,7 @@
         // The next call from this number puts her choice first; this card stays as it is
         // (a list that jumps under the pointer is not calm).
         var n = st.msg.call.remote.number;
-        if (n) infos[n] = Promise.resolve(Object.assign({}, st.info || {}, { pick: st.regarding }));
+        if (n) infos[n] = { at: Date.now(), p: Promise.resolve(Object.assign({}, st.info || {}, { pick: st.regarding })) };
         render(id);
       })
       .catch(function (err) { showError(st, err); });
@@ -255,8 +271,12 @@
     var n = st.msg.call.remote.number;
     if (!n || st.infoAsked) return;
     st.infoAsked = true;
-    if (!infos[n]) infos[n] = api("GET", "/api/v1/caller?number=" + encodeURIComponent(n)).catch(function () { delete infos[n]; return {}; });
-    infos[n].then(function (info) {
+    // A minute's cache: a ring group rings several cards for one number at once, and a
+    // choice made on another device shows up soon enough.
+    if (!infos[n] || Date.now() - infos[n].at > 60000) {
+      infos[n] = { at: Date.now(), p: api("GET", "/api/v1/caller?number=" + encodeURIComponent(n)).catch(function () { delete infos[n]; return {}; }) };
+    }
+    infos[n].p.then(function (info) {
       st.info = info;
       var id = st.msg.call.id;
       if (!calls[id]) return;
