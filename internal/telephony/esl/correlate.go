@@ -344,8 +344,32 @@ func (co *correlator) hangup(e *event) {
 	if l.a {
 		c.aHangingUp = true
 		c.aCause, c.aDisp, c.aDial = cause, string(e.get(fOriginateDisposition)), string(e.get(fDialStatus))
+		co.unreached(c, e.get(fDialedUser), at)
 	}
 	co.endLeg(l, mapCause(cause), at)
+}
+
+// unreached reports the phone a call was meant for when FreeSWITCH never created its leg
+// (an unregistered user: bridge fails at once). variable_dialed_user on the A leg's hangup
+// names it; it rings and ends in the same instant, as Asterisk reports such a dial.
+func (co *correlator) unreached(c *callState, dialed []byte, at time.Time) {
+	if c.dir == call.Outbound || c.answered || len(dialed) == 0 || len(dialed) > 64 || !co.ext.Match(dialed) {
+		return
+	}
+	for _, o := range c.legs {
+		if o.local && !o.a {
+			return // a phone was called: its own leg reported it
+		}
+	}
+	ext := string(dialed)
+	if ext == c.originExt {
+		return
+	}
+	if c.dir == call.Unknown {
+		c.dir, c.remote = call.Internal, c.aCaller
+	}
+	co.send(c, call.Signal{Kind: call.SigRinging, Extension: ext, Time: at})
+	co.send(c, call.Signal{Kind: call.SigEnded, Extension: ext, Cause: co.callCause(c), Time: at})
 }
 
 // endLeg ends one leg and, with its last leg, the call.
