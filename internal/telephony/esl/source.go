@@ -66,7 +66,7 @@ type Stats struct {
 	Skipped      uint64 // events of types the connector does not use
 	DecodeErrors uint64 // events that could not be decoded (the connection is dropped)
 	Signals      uint64 // signals emitted
-	Reconnects   uint64 // connections lost and re-established
+	Reconnects   uint64 // connection attempts after the first (each follows a lost or failed connection)
 	Dials        uint64 // originates sent
 	DialsFailed  uint64 // originates FreeSWITCH refused or that failed
 }
@@ -119,11 +119,12 @@ func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
 	})
 	co.dialNum = s.dialNumber
 	backoff := s.minBackoff
+	reason := ""
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			s.stats.reconnects.Add(1)
 		}
-		s.setState("connecting", "")
+		s.setState("connecting", reason) // the last failure stays visible while retrying
 		start := time.Now()
 		err := s.session(ctx, co)
 		if ctx.Err() != nil {
@@ -138,7 +139,8 @@ func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
 			backoff = s.minBackoff // it was up for a while: this is a new fault
 		}
 		d := jitter(backoff)
-		s.setState("connecting", err.Error())
+		reason = err.Error()
+		s.setState("connecting", reason)
 		s.log.Warn("reconnecting", "err", err, "in", d.Round(time.Millisecond))
 		t := time.NewTimer(d)
 		select {
