@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,4 +197,37 @@ func TestThrottle(t *testing.T) {
 	if th.full("user:x", 5, time.Minute, now) {
 		t.Error("full after reset")
 	}
+}
+
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/", "//evil", "/\\evil", "https://x", "/?a=b", "/%2F%2Fevil"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := localPath(next)
+		if got != "/" && got != next {
+			t.Fatalf("localPath(%q) = %q: neither the input nor /", next, got)
+		}
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\r\n") {
+			t.Fatalf("localPath(%q) = %q leaves the site", next, got)
+		}
+	})
+}
+
+func FuzzCIFLibrary(f *testing.F) {
+	for _, s := range []string{"https://contoso.crm4.dynamics.com/webresources/Widget/msdyn_ciLibrary.js", "https://evil.example/x.js", "http://a.crm4.dynamics.com/webresources/Widget/msdyn_ciLibrary.js", ""} {
+		f.Add(s)
+	}
+	w := &Web{opt: Options{OriginPatterns: []string{"*.crm4.dynamics.com"}}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		lib, origin := w.cifLibrary(raw)
+		if lib == "" && origin == "" {
+			return
+		}
+		u, err := url.Parse(lib)
+		if err != nil || u.Scheme != "https" || !strings.HasSuffix(strings.ToLower(u.Hostname()), ".crm4.dynamics.com") || u.Path != "/webresources/Widget/msdyn_ciLibrary.js" ||
+			u.RawQuery != "" || u.User != nil || lib != origin+u.Path || strings.ContainsAny(lib, "\"'<> ") {
+			t.Fatalf("cifLibrary(%q) = %q, %q", raw, lib, origin)
+		}
+	})
 }
