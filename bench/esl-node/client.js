@@ -11,7 +11,7 @@ const FIELDS = ['Event-Name', 'Event-Date-Timestamp', 'Unique-ID', 'Other-Leg-Un
   'variable_call_uuid', 'Call-Direction', 'Channel-Name', 'Caller-Caller-ID-Number', 'Caller-Caller-ID-Name',
   'Caller-Destination-Number', 'Hangup-Cause', 'variable_originate_disposition', 'variable_DIALSTATUS',
   'Bridge-A-Unique-ID', 'Bridge-B-Unique-ID', 'variable_ringside_dial_id', 'Job-UUID', 'variable_dialed_user',
-  'variable_sip_gateway_name'];
+  'variable_sip_gateway_name', 'variable_other_loopback_leg_uuid'];
 
 let n = 0, chars = 0, t0 = null, cpu0 = null;
 const conn = new esl.Connection(host, port, 'ClueCon', () => {

@@ -41,6 +41,8 @@ type callState struct {
 	xferring   bool   // the A leg unbridged towards a new destination
 	held       *call.Signal
 	lastCause  string
+	// farAnswered: a trunk leg of an inbound call answered (a forward to the outside).
+	farAnswered bool
 }
 
 // correlator turns decoded events into call signals. It is not safe for concurrent use:
@@ -170,6 +172,9 @@ func (co *correlator) create(e *event, at time.Time, answered bool) *leg {
 	other := string(e.get(fOtherLeg))
 	if p := co.legs[other]; other != "" && p != nil {
 		c = p.call
+	} else if p := co.legs[string(e.get(fOtherLoopback))]; p != nil {
+		// The far end of a loopback pair belongs to the call of its near end.
+		c = p.call
 	} else {
 		cu := string(e.get(fChannelCallUUID))
 		if cu == "" || cu == uuid {
@@ -200,6 +205,8 @@ func (co *correlator) create(e *event, at time.Time, answered bool) *leg {
 		caller := call.Party{Number: sanitizeField(e.get(fCallerNumber)), Name: sanitizeField(e.get(fCallerName))}
 		c.aCaller = caller
 		switch {
+		case bytes.HasPrefix(e.get(fChannelName), []byte("loopback/")):
+			// A helper channel that starts a conversation: its phones tell the rest.
 		case local && (len(e.get(fDialID)) > 0 || (string(e.get(fCallDirection)) == "outbound" && other == "")):
 			// Placed by an originate (ours or another client's): the phone rings first to
 			// dial the remote party; the origination caller ID names that party.
@@ -304,6 +311,8 @@ func (co *correlator) answer(l *leg, at time.Time) {
 	case l.local:
 		c.answered = true
 		co.send(c, call.Signal{Kind: call.SigAnswered, Extension: l.ext, Time: at})
+	default:
+		c.farAnswered = true // forwarded to the outside, and answered there
 	}
 }
 
@@ -406,7 +415,7 @@ func (co *correlator) endLeg(l *leg, cause string, at time.Time) {
 // callCause is the result of the whole call. The A leg's Hangup-Cause is not the dial
 // result (a call nobody answered ends NORMAL_CLEARING after call_timeout).
 func (co *correlator) callCause(c *callState) string {
-	if c.answered {
+	if c.answered || c.farAnswered {
 		return call.CauseNormal
 	}
 	for _, d := range []string{c.aDisp, c.aDial} {

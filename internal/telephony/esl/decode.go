@@ -29,6 +29,7 @@ const (
 	fJobUUID
 	fDialedUser
 	fGateway
+	fOtherLoopback
 	fBody
 	nFields
 )
@@ -76,6 +77,8 @@ func fieldOf(k []byte) int {
 		return fDialedUser
 	case "variable_sip_gateway_name":
 		return fGateway
+	case "variable_other_loopback_leg_uuid":
+		return fOtherLoopback
 	case "_body":
 		return fBody
 	}

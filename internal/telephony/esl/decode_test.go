@@ -23,7 +23,7 @@ var wantedKeys = func() map[string]int {
 		"variable_call_uuid", "Call-Direction", "Channel-Name", "Caller-Caller-ID-Number", "Caller-Caller-ID-Name",
 		"Caller-Destination-Number", "Hangup-Cause", "variable_originate_disposition", "variable_DIALSTATUS",
 		"Bridge-A-Unique-ID", "Bridge-B-Unique-ID", "variable_ringside_dial_id", "Job-UUID", "variable_dialed_user",
-		"variable_sip_gateway_name", "_body"} {
+		"variable_sip_gateway_name", "variable_other_loopback_leg_uuid", "_body"} {
 		m[k] = fieldOf([]byte(k))
 	}
 	return m
