@@ -240,7 +240,7 @@ func browser(t *testing.T) context.Context {
 			chromedp.Flag("disable-sync", true),
 			chromedp.Flag("disable-extensions", true),
 			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.WindowSize(1000, 760),
+			chromedp.WindowSize(1200, 760),
 		}
 		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 		bctx, bcancel := chromedp.NewContext(actx)

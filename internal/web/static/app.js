@@ -607,20 +607,20 @@
     var c = rec.call;
     var tr = el("tr");
     tr.dataset.callId = c.id;
-    tr.appendChild(el("td", isTime(c.started_at) ? new Date(c.started_at).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }) : ""));
-    tr.appendChild(el("td", (c.direction === "outbound" ? "↗ " : "↙ ") + dirText(c)));
+    tr.appendChild(el("td", whenText(c.started_at), "when"));
+    tr.appendChild(el("td", (c.direction === "outbound" ? "↗ " : "↙ ") + dirText(c), "dir"));
     var m = rec.matches && rec.matches[0];
     var name = rec.regarding_name || (m && m.name) || c.remote.name || "";
-    tr.appendChild(el("td", cut(name, 60) + (name ? " · " : "") + (c.remote.withheld ? "withheld" : cut(c.remote.raw, 40))));
+    tr.appendChild(el("td", cut(name, 60) + (name ? " · " : "") + (c.remote.withheld ? "withheld" : cut(c.remote.raw, 40)), "who"));
     var res, cls = "";
     if (c.missed) { res = "✖ Missed"; cls = "missed"; }
     else if (isTime(c.answered_at)) {
       var by = c.answered_by && app.dataset.extensions.split(",").indexOf(c.answered_by) < 0 ? " (ext. " + c.answered_by + ")" : "";
       res = "✔ Answered" + by + ", " + dur(new Date(isTime(c.ended_at) ? c.ended_at : Date.now()) - new Date(c.answered_at));
     } else res = c.state === "ended" ? "Not answered" : "In progress";
-    var td = el("td", res, cls);
+    var td = el("td", res, "result" + (cls ? " " + cls : ""));
     tr.appendChild(td);
-    tr.appendChild(el("td", rec.notes ? "✔ saved" : "— none"));
+    tr.appendChild(el("td", rec.notes ? "✔ saved" : "none", "notes"));
     var actions = el("td", null, "row-actions");
     if (!c.remote.withheld && c.remote.raw) actions.appendChild(button("Call back", "", function () { dial(c.remote.number || c.remote.raw); }));
     var target = null;
@@ -630,6 +630,13 @@
     actions.appendChild(button(rec.notes ? "Edit notes" : "Add notes", "", function () { notesFor(rec); }));
     tr.appendChild(actions);
     return tr;
+  }
+  // whenText is the time for today's calls, and the date and time for older ones.
+  function whenText(t) {
+    if (!isTime(t)) return "";
+    var d = new Date(t), hm = { hour: "2-digit", minute: "2-digit" };
+    if (d.toDateString() === new Date().toDateString()) return d.toLocaleTimeString([], hm);
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString([], hm);
   }
   // notesFor shows a card for a call from the journal, to add notes afterwards.
   function notesFor(rec) {
