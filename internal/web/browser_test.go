@@ -551,7 +551,7 @@ func TestBrowserScreenshot(t *testing.T) {
 	ts := start(t)
 	now := time.Now()
 	t0 := now.Add(-40 * time.Minute)
-	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-missed", "from": "+49 89 7771234", "from_name": "Unknown caller", "extension": "203", "time": at(t0, 0)})
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-missed", "from": "+49 89 7771234", "from_name": "Petra Lindner", "extension": "203", "time": at(t0, 0)})
 	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-missed", "cause": "cancelled", "time": at(t0, 20*time.Second)})
 	t1 := now.Add(-15 * time.Minute)
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-answered", "from": "0171 2345678", "extension": "203", "time": at(t1, 0)})
