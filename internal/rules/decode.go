@@ -17,9 +17,10 @@ func (r *node) UnmarshalYAML(n *yaml.Node) error { r.n = n; return nil }
 
 // spec is the decoded section.
 type spec struct {
-	zone   string
-	groups map[string][]string
-	rules  []*Rule
+	mapping bool // the mapping form (time_zone, groups, list)
+	zone    string
+	groups  map[string][]string
+	rules   []*Rule
 }
 
 // decoder turns the section's nodes into rules strictly, collecting every mistake with
@@ -49,6 +50,7 @@ func (d *decoder) top(n *yaml.Node) spec {
 	case yaml.SequenceNode:
 		s.rules = d.list(n, "rules")
 	case yaml.MappingNode:
+		s.mapping = true
 		d.mapping(n, "rules", map[string]func(*yaml.Node){
 			"time_zone": func(v *yaml.Node) {
 				d.decode(v, "rules.time_zone", &s.zone)
@@ -81,19 +83,25 @@ func (d *decoder) list(n *yaml.Node, path string) []*Rule {
 	for i, rn := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if rn.Kind == yaml.ScalarNode && rn.Value == "defaults" {
-			out = append(out, &Rule{Line: rn.Line, isDefaults: true})
+			out = append(out, &Rule{Line: rn.Line, isDefaults: true, pos: i})
 			continue
 		}
 		if rn.Kind != yaml.MappingNode {
 			d.errf(rn, p, "expected a rule (a mapping with on, when and do) or the word defaults")
 			continue
 		}
-		r := &Rule{Line: rn.Line}
+		r := &Rule{Line: rn.Line, pos: i, lines: map[string]int{}}
 		d.mapping(rn, p, map[string]func(*yaml.Node){
 			"name": func(v *yaml.Node) { d.decode(v, p+".name", &r.Name) },
-			"on":   func(v *yaml.Node) { r.On = d.strings(v, p+".on") },
-			"when": func(v *yaml.Node) { d.when(v, p+".when", &r.When) },
-			"do":   func(v *yaml.Node) { r.Do, r.Stop = d.actions(v, p+".do") },
+			"on":   func(v *yaml.Node) { r.lines["on"] = v.Line; r.On = d.strings(v, p+".on") },
+			"when": func(v *yaml.Node) { r.lines["when"] = v.Line; d.when(v, p+".when", &r.When) },
+			"do": func(v *yaml.Node) {
+				r.lines["do"] = v.Line
+				r.Do, r.Stop = d.actions(v, p+".do")
+				for j, a := range r.Do {
+					r.lines[fmt.Sprintf("do[%d]", j)] = a.Line
+				}
+			},
 		})
 		out = append(out, r)
 	}

@@ -26,8 +26,6 @@ type Options struct {
 	// HTTPClient delivers webhooks. Default a client without a global timeout (each
 	// webhook has its own).
 	HTTPClient *http.Client
-	// Now is the clock for webhook timestamps. Default time.Now.
-	Now func() time.Time
 }
 
 // An Engine holds the compiled rules. It is safe for concurrent use.
@@ -38,6 +36,7 @@ type Engine struct {
 	opt     Options
 	secrets map[string][]byte // secret ref ("env:NAME", "file:PATH") → secret
 	file    string
+	path    string // "rules", or "rules.list" in the mapping form
 }
 
 // A Rule is one compiled entry of the rules list.
@@ -51,8 +50,10 @@ type Rule struct {
 	Do      []Action `json:"do"`
 	Stop    bool     `json:"stop,omitempty"`
 
-	events     []string // On expanded
-	isDefaults bool     // the entry `- defaults`
+	events     []string       // On expanded
+	isDefaults bool           // the entry `- defaults`
+	pos        int            // position in the configured list (Index counts the defaults in)
+	lines      map[string]int // line of on, when, do, do[i]
 }
 
 // New compiles the rules of cfg (config.Config.Rules); without rules it returns the
@@ -68,10 +69,7 @@ func New(cfg *config.Config, opt Options) (*Engine, error) {
 	if opt.HTTPClient == nil {
 		opt.HTTPClient = &http.Client{}
 	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	e := &Engine{opt: opt, secrets: map[string][]byte{}, file: cfg.File}
+	e := &Engine{opt: opt, secrets: map[string][]byte{}, file: cfg.File, path: "rules"}
 	if cfg.Rules.Empty() {
 		e.rules = Defaults()
 		return e, nil
@@ -86,6 +84,9 @@ func New(cfg *config.Config, opt Options) (*Engine, error) {
 		return nil, errors.Join(d.errs...)
 	}
 	e.groups = spec.groups
+	if spec.mapping {
+		e.path = "rules.list"
+	}
 	var errs []error
 	for _, r := range spec.rules {
 		if r.isDefaults {
@@ -124,9 +125,9 @@ func (e *Engine) Rules() []Rule {
 
 // where names a rule in messages: "ringside.yaml:12: rules[3]".
 func (e *Engine) where(r *Rule, key string) string {
-	path := fmt.Sprintf("rules[%d]", r.Index)
+	path := fmt.Sprintf("%s[%d]", e.path, r.pos)
 	if r.Name != "" {
-		path = fmt.Sprintf("rules[%d] (%s)", r.Index, r.Name)
+		path = fmt.Sprintf("%s[%d] (%s)", e.path, r.pos, r.Name)
 	}
 	if key != "" {
 		path += "." + key
@@ -134,7 +135,11 @@ func (e *Engine) where(r *Rule, key string) string {
 	if e.file == "" {
 		return path
 	}
-	return fmt.Sprintf("%s:%d: %s", e.file, r.Line, path)
+	line := r.Line
+	if l := r.lines[key]; l > 0 {
+		line = l
+	}
+	return fmt.Sprintf("%s:%d: %s", e.file, line, path)
 }
 
 // compile checks one rule and prepares its conditions and actions.
@@ -190,7 +195,7 @@ func (e *Engine) unreachable() []error {
 			}
 			at := "the defaults"
 			if !r.Default {
-				at = fmt.Sprintf("rules[%d] (line %d)", r.Index, r.Line)
+				at = fmt.Sprintf("%s[%d] (line %d)", e.path, r.pos, r.Line)
 			}
 			errs = append(errs, fmt.Errorf("%s: unreachable: %s stops every event this rule takes", e.where(s, ""), at))
 			break

@@ -284,11 +284,11 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown param", "rules:\n  - on: inbound.ringing\n    do:\n      - notify: {titel: x}\n",
 			[]string{`ringside.yaml:4: rules[0].do[0].notify.titel: unknown key (did you mean "title"?)`}},
 		{"template syntax", "rules:\n  - on: inbound.ringing\n    do:\n      - notify: {title: \"{{.Name\"}\n",
-			[]string{`ringside.yaml:2: rules[0].do[0]: notify: title: template:`}},
+			[]string{`ringside.yaml:4: rules[0].do[0]: notify: title: template:`}},
 		{"template field", "rules:\n  - on: inbound.ringing\n    do:\n      - notify: {title: \"{{.Caller}}\"}\n",
-			[]string{`ringside.yaml:2: rules[0].do[0]: notify: title: template:`, `can't evaluate field Caller`}},
+			[]string{`ringside.yaml:4: rules[0].do[0]: notify: title: template:`, `can't evaluate field Caller`}},
 		{"bad match", "rules:\n  - on: inbound.ringing\n    when: {match: known}\n    do: pop\n",
-			[]string{`ringside.yaml:2: rules[0].when: match: "known" is not matched`}},
+			[]string{`ringside.yaml:3: rules[0].when: match: "known" is not matched`}},
 		{"no on", "rules:\n  - do: pop\n", []string{`rules[0].on: a rule needs at least one event`}},
 		{"no do", "rules:\n  - on: inbound.ringing\n", []string{`rules[0].do: a rule needs at least one action`}},
 		{"unknown group", "rules:\n  - on: inbound.ringing\n    when: {groups: [sales]}\n    do: pop\n", []string{`groups: no group "sales"`}},
@@ -359,5 +359,18 @@ func TestREADMEExample(t *testing.T) {
 	ui, err := e.Evaluate(in).UI(in)
 	if err != nil || len(ui) != 2 || ui[0].Title != "After hours: ACME Reception" || !strings.Contains(ui[1].URL, "telephone1%3D%2B49309876543") {
 		t.Errorf("%+v %v", ui, err)
+	}
+}
+
+// TestErrorPositions: messages name the rule as written, also after `- defaults` and in
+// the mapping form.
+func TestErrorPositions(t *testing.T) {
+	cfg, err := config.Parse("ringside.yaml", []byte("rules:\n  time_zone: UTC\n  list:\n    - defaults\n    - name: late\n      on: inbound.ringin\n      do: pop\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, Options{})
+	if want := `ringside.yaml:6: rules.list[1] (late).on: unknown event "inbound.ringin"`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v\nwant %s", err, want)
 	}
 }

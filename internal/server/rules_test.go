@@ -499,7 +499,7 @@ func TestCheckReportsRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = Check(t.Context(), cfg)
-	for _, want := range []string{`ringside.yaml:2: rules[0].on: unknown event "inbound.ringin"`, `ringside.yaml:4: rules[1].do[0]: notify: text: template:`} {
+	for _, want := range []string{`ringside.yaml:2: rules[0].on: unknown event "inbound.ringin"`, `ringside.yaml:5: rules[1].do[0]: notify: text: template:`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Check: %v\nwant %q", err, want)
 		}
