@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -252,6 +253,11 @@ func sampleData() Data {
 	return DataOf(in)
 }
 
+var unknownField = regexp.MustCompile(`^(.*): can't evaluate field (\w+) in type rules\.Data$`)
+
+// dataFields lists the fields of Data for messages.
+const dataFields = "Event, Call, Direction, Remote, Number, Name, Matched, Match, Matches, Agent, AgentEmail, Extension, DID, Duration, Time"
+
 func parseTemplate(key, src string) (*template.Template, error) {
 	t, err := template.New(key).Option("missingkey=error").Parse(src)
 	if err != nil {
@@ -261,7 +267,11 @@ func parseTemplate(key, src string) (*template.Template, error) {
 	// with a matched and an unmatched caller.
 	for _, d := range []Data{sampleData(), {Matches: []crm.Match{}}} {
 		if err := t.Execute(&bytes.Buffer{}, d); err != nil {
-			return nil, fmt.Errorf("%s: template: %s", key, strings.TrimPrefix(err.Error(), "template: "))
+			msg := strings.TrimPrefix(err.Error(), "template: ")
+			if m := unknownField.FindStringSubmatch(msg); m != nil {
+				msg = fmt.Sprintf("%s: unknown field %s (fields: %s)", m[1], m[2], dataFields)
+			}
+			return nil, fmt.Errorf("%s: template: %s", key, msg)
 		}
 	}
 	return t, nil

@@ -80,14 +80,11 @@ func New(cfg *config.Config, opt Options) (*Engine, error) {
 	}
 	d := &decoder{file: cfg.File}
 	spec := d.top(raw.n)
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
 	e.groups = spec.groups
 	if spec.mapping {
 		e.path = "rules.list"
 	}
-	var errs []error
+	errs := d.errs
 	for _, r := range spec.rules {
 		if r.isDefaults {
 			for _, dr := range Defaults() {
@@ -105,9 +102,7 @@ func New(cfg *config.Config, opt Options) (*Engine, error) {
 		}
 		errs = append(errs, e.compile(r, spec.zone)...)
 	}
-	if len(errs) == 0 {
-		errs = append(errs, e.unreachable()...)
-	}
+	errs = append(errs, e.unreachable()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

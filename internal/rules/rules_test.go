@@ -286,7 +286,7 @@ func TestConfigErrors(t *testing.T) {
 		{"template syntax", "rules:\n  - on: inbound.ringing\n    do:\n      - notify: {title: \"{{.Name\"}\n",
 			[]string{`ringside.yaml:4: rules[0].do[0]: notify: title: template:`}},
 		{"template field", "rules:\n  - on: inbound.ringing\n    do:\n      - notify: {title: \"{{.Caller}}\"}\n",
-			[]string{`ringside.yaml:4: rules[0].do[0]: notify: title: template:`, `can't evaluate field Caller`}},
+			[]string{`ringside.yaml:4: rules[0].do[0]: notify: title: template:`, `unknown field Caller (fields: Event,`}},
 		{"bad match", "rules:\n  - on: inbound.ringing\n    when: {match: known}\n    do: pop\n",
 			[]string{`ringside.yaml:3: rules[0].when: match: "known" is not matched`}},
 		{"no on", "rules:\n  - do: pop\n", []string{`rules[0].on: a rule needs at least one event`}},
