@@ -131,3 +131,56 @@ func TestCorrelateSynthetic(t *testing.T) {
 		})
 	}
 }
+
+// TestResyncSnapshots: a ring group found ringing, then found answered by 201 (200 gone),
+// then gone: every change is reported once, marked Resync.
+func TestResyncSnapshots(t *testing.T) {
+	row := func(uuid, name, state, callUUID string) string {
+		return `{"uuid":"` + uuid + `","direction":"inbound","created_epoch":"1795630155","name":"` + name + `","cid_name":"ACME","cid_num":"+4930555",` +
+			`"dest":"600","initial_dest":"4930123600","callstate":"` + state + `","call_uuid":"` + callUUID + `"}`
+	}
+	rows := func(r ...string) []byte {
+		return []byte(`{"row_count":` + strconv.Itoa(len(r)) + `,"rows":[` + joinComma(r) + `]}`)
+	}
+	var got []call.Signal
+	co := newCorrelator("esl", regexp.MustCompile(defaultExtensionPattern), []string{"external"}, func(s call.Signal) { got = append(got, s) })
+	steps := []struct{ channels, calls []byte }{
+		{rows(row("a", "sofia/external/+4930555@1.2.3.4", "RINGING", "a"), row("b0", "sofia/internal/200@10.0.0.2", "RINGING", "a"),
+			row("b1", "sofia/internal/201@10.0.0.3", "EARLY", "a")), []byte(`{"row_count":0}`)},
+		{rows(row("a", "sofia/external/+4930555@1.2.3.4", "ACTIVE", "a"), row("b1", "sofia/internal/201@10.0.0.3", "ACTIVE", "b1")),
+			[]byte(`{"row_count":1,"rows":[{"uuid":"a","b_uuid":"b1","call_created_epoch":"1795630157"}]}`)},
+		{[]byte(`{"row_count":0}`), []byte(`{"row_count":0}`)},
+	}
+	for _, st := range steps {
+		if err := co.resyncFrom(st.channels, st.calls); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"ringing a inbound ", "ringing a inbound 200", "ringing a inbound 201",
+		"answered a inbound 201", "ended a inbound 200", "ended a inbound 201", "ended a inbound  normal"}
+	if d := cmp.Diff(want, brief(got)); d != "" {
+		t.Errorf("signals (-want +got):\n%s", d)
+	}
+	for _, s := range got {
+		if !s.Resync {
+			t.Errorf("signal without Resync: %+v", s)
+		}
+	}
+	if got[0].DID != "4930123600" {
+		t.Errorf("DID %q, want the number dialled before the dialplan transfer", got[0].DID)
+	}
+	if err := co.resyncFrom([]byte("-ERR no permission\n"), nil); err == nil {
+		t.Error("an -ERR reply was accepted")
+	}
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

@@ -79,12 +79,73 @@ func (co *correlator) resyncFrom(channelsJSON, callsJSON []byte) error {
 		}
 	}
 	answeredAt := map[string]time.Time{}
+	partner := map[string]string{} // B leg → A leg of a bridged pair
 	for _, r := range bridged {
 		t := epoch(r.CallCreatedEpoch)
 		answeredAt[r.UUID], answeredAt[r.BUUID] = t, t
+		if r.BUUID != "" && r.BUUID != r.UUID {
+			partner[r.BUUID] = r.UUID
+		}
 	}
 
-	// Calls we knew: legs that are gone ended while we were disconnected.
+	// First what is there now: channels we did not know are calls in progress, and
+	// known phones may have answered meanwhile. A legs first, so B legs find their call.
+	order := make([]*chanRow, 0, len(chans))
+	for i := range chans {
+		if r := &chans[i]; present[r.UUID] == r {
+			order = append(order, r)
+		}
+	}
+	parent := func(r *chanRow) string {
+		if p := partner[r.UUID]; p != "" {
+			return p
+		}
+		if r.CallUUID != r.UUID {
+			return r.CallUUID
+		}
+		return ""
+	}
+	isA := func(r *chanRow) bool { return parent(r) == "" }
+	slices.SortStableFunc(order, func(x, y *chanRow) int {
+		switch {
+		case isA(x) == isA(y):
+			return 0
+		case isA(x):
+			return -1
+		}
+		return 1
+	})
+	var ev event
+	for _, r := range order {
+		talking := r.Callstate == "ACTIVE" || r.Callstate == "HELD" || r.Callstate == "UNHELD"
+		l := co.legs[r.UUID]
+		if l == nil {
+			ev.reset(0)
+			ev.f[fEventName] = []byte("CHANNEL_CREATE")
+			ev.f[fUniqueID] = []byte(r.UUID)
+			ev.f[fChannelCallUUID] = []byte(r.CallUUID)
+			if p := parent(r); p != "" {
+				ev.f[fOtherLeg] = []byte(p)
+			}
+			ev.f[fCallDirection] = []byte(r.Direction)
+			ev.f[fChannelName] = []byte(r.Name)
+			ev.f[fCallerNumber] = []byte(r.CIDNum)
+			ev.f[fCallerName] = []byte(r.CIDName)
+			dest := r.Dest
+			if isA(r) && r.InitialDest != "" {
+				dest = r.InitialDest // the DID, before any dialplan transfer
+			}
+			ev.f[fDestination] = []byte(dest)
+			if l = co.create(&ev, epoch(r.CreatedEpoch), talking); l == nil {
+				continue
+			}
+		}
+		if talking && !l.answered {
+			co.answer(l, answeredAt[r.UUID])
+		}
+	}
+	// Then the legs that are gone: they ended while we were disconnected. (After the
+	// answers, so that a ring group's other phones end as answered elsewhere.)
 	ids := make([]string, 0, len(co.calls))
 	for id := range co.calls {
 		ids = append(ids, id)
@@ -92,6 +153,9 @@ func (co *correlator) resyncFrom(channelsJSON, callsJSON []byte) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		c := co.calls[id]
+		if c == nil {
+			continue
+		}
 		var gone []*leg
 		for _, l := range c.legs {
 			if !l.ended && present[l.uuid] == nil {
@@ -113,53 +177,6 @@ func (co *correlator) resyncFrom(channelsJSON, callsJSON []byte) error {
 				c.aHangingUp = true
 			}
 			co.endLeg(l, "", time.Time{})
-		}
-	}
-
-	// Channels we did not know: calls in progress. A legs first, so B legs find their call.
-	order := make([]*chanRow, 0, len(chans))
-	for i := range chans {
-		if r := &chans[i]; present[r.UUID] == r {
-			order = append(order, r)
-		}
-	}
-	isA := func(r *chanRow) bool { return r.CallUUID == "" || r.CallUUID == r.UUID }
-	slices.SortStableFunc(order, func(x, y *chanRow) int {
-		switch {
-		case isA(x) == isA(y):
-			return 0
-		case isA(x):
-			return -1
-		}
-		return 1
-	})
-	var ev event
-	for _, r := range order {
-		talking := r.Callstate == "ACTIVE" || r.Callstate == "HELD" || r.Callstate == "UNHELD"
-		l := co.legs[r.UUID]
-		if l == nil {
-			ev.reset(0)
-			ev.f[fEventName] = []byte("CHANNEL_CREATE")
-			ev.f[fUniqueID] = []byte(r.UUID)
-			ev.f[fChannelCallUUID] = []byte(r.CallUUID)
-			if !isA(r) {
-				ev.f[fOtherLeg] = []byte(r.CallUUID)
-			}
-			ev.f[fCallDirection] = []byte(r.Direction)
-			ev.f[fChannelName] = []byte(r.Name)
-			ev.f[fCallerNumber] = []byte(r.CIDNum)
-			ev.f[fCallerName] = []byte(r.CIDName)
-			dest := r.Dest
-			if isA(r) && r.InitialDest != "" {
-				dest = r.InitialDest // the DID, before any dialplan transfer
-			}
-			ev.f[fDestination] = []byte(dest)
-			if l = co.create(&ev, epoch(r.CreatedEpoch), talking); l == nil {
-				continue
-			}
-		}
-		if talking && !l.answered {
-			co.answer(l, answeredAt[r.UUID])
 		}
 	}
 	return nil
