@@ -38,7 +38,6 @@ type callState struct {
 	aDisp      string
 	aDial      string
 	bridgeDest string // the A leg's destination at its last bridge
-	xferring   bool   // the A leg unbridged towards a new destination
 	held       *call.Signal
 	lastCause  string
 	// farAnswered: a trunk leg of an inbound call answered (a forward to the outside).
@@ -108,7 +107,6 @@ func (co *correlator) handle(e *event) {
 	case "CHANNEL_BRIDGE":
 		if l := co.legs[string(e.get(fUniqueID))]; l != nil && l.a {
 			l.call.bridgeDest = string(e.get(fDestination))
-			l.call.xferring = false
 		}
 	case "CHANNEL_UNBRIDGE":
 		co.unbridge(e)
@@ -328,8 +326,7 @@ func (co *correlator) unbridge(e *event) {
 		return
 	}
 	if dest := string(e.get(fDestination)); dest != c.bridgeDest {
-		c.xferring = true // keep the old phone's end until we see where the caller goes
-		return
+		return // transferred: keep the old phone's end until we see where the caller goes
 	}
 	co.flushHeld(c)
 }

@@ -165,8 +165,7 @@ func jitter(d time.Duration) time.Duration {
 
 // A session is one live connection.
 type session struct {
-	src *Source
-	nc  net.Conn
+	nc net.Conn
 
 	wmu     sync.Mutex // serialises writes and the order of waiters
 	waiters []waiter   // commands awaiting command/reply or api/response, in order
@@ -244,7 +243,7 @@ func (s *Source) session(ctx context.Context, co *correlator) error {
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	ss := &session{src: s, nc: nc, jobs: map[string]chan string{}}
+	ss := &session{nc: nc, jobs: map[string]chan string{}}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	defer func() {
