@@ -57,7 +57,7 @@ type correlator struct {
 	resync  bool // signals are replayed from a resynchronisation
 	recent  map[string]struct{}
 	recentQ []string
-	signals uint64
+	nheld   int // calls with a held end: most of the time none, and nothing to scan
 }
 
 const maxRecent = 4096
@@ -82,7 +82,6 @@ func (co *correlator) send(c *callState, s call.Signal) {
 		s.DID = c.did
 	}
 	s.Resync = co.resync
-	co.signals++
 	co.emit(s)
 }
 
@@ -240,6 +239,7 @@ func (co *correlator) create(e *event, at time.Time, answered bool) *leg {
 			// is called for the same caller: a blind transfer.
 			h := *c.held
 			c.held = nil
+			co.nheld--
 			if h.Extension != ext {
 				co.send(c, call.Signal{Kind: call.SigTransferred, Extension: h.Extension, TransferTo: ext, Time: at})
 			}
@@ -334,6 +334,7 @@ func (co *correlator) unbridge(e *event) {
 func (co *correlator) flushHeld(c *callState) {
 	if h := c.held; h != nil {
 		c.held = nil
+		co.nheld--
 		co.send(c, *h)
 	}
 }
@@ -392,6 +393,7 @@ func (co *correlator) endLeg(l *leg, cause string, at time.Time) {
 			// The caller lives on: this may be a transfer. The end is reported when the
 			// caller's next move shows which.
 			c.held = &s
+			co.nheld++
 		} else {
 			co.send(c, s)
 		}
@@ -457,6 +459,9 @@ func (co *correlator) remember(uuid string) {
 // flushHeldBefore reports the held leg ends older than t: the caller neither hung up nor
 // reached another phone in time (a dialplan continuing after the bridge, say).
 func (co *correlator) flushHeldBefore(t time.Time) {
+	if co.nheld == 0 {
+		return
+	}
 	for _, c := range co.calls {
 		if c.held != nil && (t.IsZero() || c.held.Time.Before(t)) {
 			co.flushHeld(c)
