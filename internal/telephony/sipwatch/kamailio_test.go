@@ -39,6 +39,8 @@ type kamailio struct {
 
 type kamailioOpts struct {
 	Username, Password string // digest auth on the watcher's SUBSCRIBE, when Password is set
+	TraceNotify        bool   // log when each early NOTIFY leaves Kamailio (benchmark)
+	Lifetime           int    // seconds a published dialog state lives (ended ones linger that long); default 300
 }
 
 type ringGroup struct {
@@ -46,7 +48,7 @@ type ringGroup struct {
 	Members []string
 }
 
-func startKamailio(t *testing.T, o kamailioOpts) *kamailio {
+func startKamailio(t testing.TB, o kamailioOpts) *kamailio {
 	t.Helper()
 	bin := testenv.LookPath(t, "kamailio", "kamailio kamailio-presence-modules kamailio-sqlite-modules")
 	sqlite := testenv.LookPath(t, "sqlite3", "sqlite3")
@@ -80,7 +82,7 @@ func startKamailio(t *testing.T, o kamailioOpts) *kamailio {
 	var cfg bytes.Buffer
 	if err := tmpl.Execute(&cfg, map[string]any{
 		"Port": k.Port, "LegPort": k.LegPort, "TrunkPort": k.TrunkPort, "DB": db,
-		"Username": o.Username, "Password": o.Password, "Phones": k.Phones,
+		"Username": o.Username, "Password": o.Password, "Phones": k.Phones, "TraceNotify": o.TraceNotify, "Lifetime": o.Lifetime,
 		"Groups": []ringGroup{{"200", []string{"200"}}, {"201", []string{"201"}}, {"600", []string{"200", "201"}}},
 	}); err != nil {
 		t.Fatal(err)
@@ -186,7 +188,7 @@ type sippRun struct {
 	cmd  *exec.Cmd
 }
 
-func runSipp(t *testing.T, scenario string, args ...string) *sippRun {
+func runSipp(t testing.TB, scenario string, args ...string) *sippRun {
 	t.Helper()
 	bin := testenv.LookPath(t, "sipp", "sip-tester")
 	sf, err := filepath.Abs(filepath.Join("testdata", "sipp", scenario))
@@ -214,7 +216,9 @@ func runSipp(t *testing.T, scenario string, args ...string) *sippRun {
 	return r
 }
 
-func (r *sippRun) wait(t *testing.T) {
+func (r *sippRun) wait(t testing.TB) { t.Helper(); r.waitFor(t, 30*time.Second) }
+
+func (r *sippRun) waitFor(t testing.TB, d time.Duration) {
 	t.Helper()
 	select {
 	case err := <-r.done:
@@ -223,8 +227,8 @@ func (r *sippRun) wait(t *testing.T) {
 			out := r.out.String()
 			t.Fatalf("sipp %s: %v\n%s", r.name, err, out[max(0, len(out)-3000):])
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("sipp %s did not finish", r.name)
+	case <-time.After(d):
+		t.Fatalf("sipp %s did not finish in %s", r.name, d)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
 )
@@ -72,6 +74,8 @@ const (
 	// endGrace is how long a call whose legs all ended waits before its final end, so
 	// that a ring group leg reported late on another subscription is not cut off.
 	endGrace = 2 * time.Second
+	// maxDatagram is the largest UDP payload.
+	maxDatagram = 65535
 	// requestTimeout bounds one SUBSCRIBE or OPTIONS transaction.
 	requestTimeout = 8 * time.Second
 )
@@ -200,6 +204,13 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 		cfg.MaxBodyBytes = defaultMaxBody
 	case cfg.MaxBodyBytes < 1024:
 		return nil, fmt.Errorf("sipwatch: max_body_bytes: %d is too small (at least 1024)", cfg.MaxBodyBytes)
+	}
+	// sipgo reads UDP into a buffer of this package-wide size (32 KiB by default) and drops
+	// longer datagrams unanswered; Kamailio's NOTIFYs grow past that when an extension has
+	// many recent dialogs. Raise it to the largest datagram, once, here (New runs before
+	// any Run; a later New only reads it).
+	if sip.TransportBufferReadSize < maxDatagram {
+		sip.TransportBufferReadSize = maxDatagram
 	}
 	return &Source{
 		name:     name,
