@@ -58,6 +58,9 @@ type Store struct {
 
 	dummyOnce sync.Once
 	dummyHash []byte
+
+	stmts     sync.Map // rewritten query → *sql.Stmt: parsing SQL costs more than running it
+	preparing sync.Map // rewritten query → struct{}: being prepared for a transaction
 }
 
 // Open connects to the database cfg names (SQLite in dataDir/ringside.db by default,
@@ -128,7 +131,31 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// stmt returns the prepared statement of a query (rewritten for the dialect), preparing
+// it once per store. database/sql re-prepares it on each pooled connection as needed.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	q := s.q(query)
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -169,15 +196,27 @@ func rebind(query string) string {
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.q(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.db.ExecContext(ctx, s.q(query), args...)
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.q(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.db.QueryContext(ctx, s.q(query), args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.q(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.db.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // tx is a transaction with the store's placeholder rewriting.
@@ -187,15 +226,45 @@ type tx struct {
 }
 
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.s.cached(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
 	return t.ExecContext(ctx, t.s.q(query), args...)
 }
 
 func (t tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.s.cached(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
 	return t.QueryContext(ctx, t.s.q(query), args...)
 }
 
 func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.s.cached(ctx, query); st != nil {
+		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
 	return t.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// cached returns the prepared statement of a query used in a transaction, or nil the
+// first time. A transaction holds a pooled connection, and preparing on the pool could
+// wait for another one that every other transaction also holds: so the statement is
+// prepared in the background, for the next time.
+func (s *Store) cached(ctx context.Context, query string) *sql.Stmt {
+	q := s.q(query)
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	if _, busy := s.preparing.LoadOrStore(q, struct{}{}); !busy {
+		go func() {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if _, err := s.stmt(pctx, query); err != nil {
+				s.preparing.Delete(q) // try again another time
+			}
+		}()
+	}
+	return nil
 }
 
 // inTx runs fn in a transaction, committing when it returns nil. Writes are short; a
