@@ -1,8 +1,11 @@
 package sipwatch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,4 +73,47 @@ func BenchmarkParseCorrelate(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
 	b.ReportMetric(float64(sigs)/float64(n), "signals/doc")
+}
+
+// BenchmarkParseCorrelateLarge: a Kamailio-style full state with one live dialog and 49
+// ended ones still listed (they linger until their publication expires), about 17 KB.
+func BenchmarkParseCorrelateLarge(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<?xml version="1.0"?>` + "\n" + `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="%d" state="full" entity="sip:200@127.0.0.1">` + "\n")
+	for i := range 50 {
+		state := "terminated"
+		if i == 0 {
+			state = "early"
+		}
+		fmt.Fprintf(&sb, `  <dialog id="padi-6b0ecce0-7e4d-%d" call-id="%d-32630@127.0.0.1" direction="recipient">
+    <state>%s</state>
+    <remote>
+      <identity>sip:+49309876543@127.0.0.1:59859</identity>
+      <target display="+49309876543" uri="sip:+49309876543@127.0.0.1:37196;transport=UDP"/>
+    </remote>
+    <local>
+      <identity>sip:200@127.0.0.1:59859</identity>
+      <target display="200" uri="sip:200@127.0.0.1:59859"/>
+    </local>
+  </dialog>
+`, i, i, state)
+	}
+	sb.WriteString("</dialog-info>\n")
+	tmpl := sb.String()
+	book := newLegBook("bench", []string{"200"}, endGrace)
+	b.ReportAllocs()
+	n := 0
+	var size int
+	for b.Loop() {
+		body := []byte(strings.Replace(tmpl, "%d", strconv.Itoa(n+1), 1))
+		size = len(body)
+		d, err := parseDialogInfo(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		book.apply("200", &d, replayBase)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(float64(size), "bytes/doc")
 }

@@ -624,3 +624,22 @@ func TestKamailioTCP(t *testing.T) {
 		{call.SigEnded, "", call.CauseNormal, ""},
 	}, got, all)
 }
+
+// TestKamailioManyExtensions: 300 extensions are watched, paced (no burst), and all get
+// their first NOTIFY.
+func TestKamailioManyExtensions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("peer test")
+	}
+	k := startKamailio(t, kamailioOpts{})
+	exts := make([]string, 300)
+	for i := range exts {
+		exts[i] = strconv.Itoa(3000 + i)
+	}
+	w := startWatcher(t, k, func(c *Config) {
+		c.Extensions = exts
+		c.SubscribeRate = 200
+	})
+	w.waitState(t, "connected", 30*time.Second)
+	w.waitNotified(t, nil, 30*time.Second)
+}

@@ -161,6 +161,25 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 	if err != nil {
 		return fmt.Errorf("sipwatch: client: %w", err)
 	}
+	if transport == "TLS" {
+		// No listener (it would need a certificate): open the connection with an OPTIONS
+		// and put its local address in Contact, so that the server sends the NOTIFYs back
+		// over it (servers look connections up by address).
+		if err := sess.options(ctx, requestTimeout); err != nil {
+			return fmt.Errorf("sipwatch: tls connection to %s: %w", s.cfg.Server, err)
+		}
+		raddr, err := net.ResolveTCPAddr("tcp", s.cfg.Server)
+		if err != nil {
+			return fmt.Errorf("sipwatch: resolve %s: %w", s.cfg.Server, err)
+		}
+		c, err := ua.TransportLayer().GetConnection("tls", raddr.String())
+		if err != nil {
+			return fmt.Errorf("sipwatch: tls connection to %s: %w", s.cfg.Server, err)
+		}
+		h, p, _ := net.SplitHostPort(c.LocalAddr().String())
+		sess.contact.Host = h
+		sess.contact.Port, _ = strconv.Atoi(p)
+	}
 	s.log.Info("watching", "server", s.cfg.Server, "transport", s.cfg.Transport, "contact", sess.contact.String(), "extensions", len(s.cfg.Extensions))
 
 	fatal := make(chan error, 1)
