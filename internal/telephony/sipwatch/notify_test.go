@@ -18,10 +18,11 @@ import (
 // fakeNotifier is a SIP server on a UDP socket, played by the test: it answers SUBSCRIBEs
 // and sends NOTIFYs, so that the Source's answers can be checked without a real peer.
 type fakeNotifier struct {
-	t    *testing.T
-	conn net.PacketConn
-	msgs chan received
-	cseq int
+	t       *testing.T
+	conn    net.PacketConn
+	msgs    chan received
+	cseq    int
+	expires string // granted in 200 OK; default 600
 }
 
 type received struct {
@@ -103,7 +104,11 @@ func (f *fakeNotifier) accept() (fakeSub, *sip.Request) {
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.To().Params.Add("tag", ttag)
-	res.AppendHeader(sip.NewHeader("Expires", "600"))
+	exp := f.expires
+	if exp == "" {
+		exp = "600"
+	}
+	res.AppendHeader(sip.NewHeader("Expires", exp))
 	res.AppendHeader(sip.NewHeader("Contact", "<sip:"+f.addr()+">"))
 	f.send(res.String(), r.from)
 	return fakeSub{callID: req.CallID().Value(), fromTag: ftag, toTag: ttag, ext: req.To().Address.User,
@@ -247,5 +252,36 @@ func TestNotifyAnswers(t *testing.T) {
 	}
 	if st, _ := src.State(); st != "connected" {
 		t.Errorf("state %s, want connected", st)
+	}
+}
+
+// TestRefreshBeforeExpiry: a subscription granted for less than asked is refreshed within
+// its dialog before it runs out.
+func TestRefreshBeforeExpiry(t *testing.T) {
+	f := newFakeNotifier(t)
+	f.expires = "2"
+	src, err := New("fake", Config{Server: f.addr(), Domain: "127.0.0.1", Listen: "127.0.0.1:0",
+		Extensions: []string{"200"}, Keepalive: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, func(call.Signal) {}) }()
+	defer func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	first, _ := f.accept()
+	for range 2 {
+		again, req := f.accept() // next() waits at most 10 s: the grant is 2 s
+		if again.callID != first.callID || again.toTag != first.toTag {
+			t.Fatalf("want a refresh in the same dialog, got:\n%s", req)
+		}
+		if e := req.GetHeader("Expires"); e == nil || e.Value() != "600" {
+			t.Errorf("refresh asks for Expires %v, want the configured 600", e)
+		}
 	}
 }
