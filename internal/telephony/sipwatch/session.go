@@ -305,6 +305,8 @@ func (sess *session) watch(ctx context.Context, ext string) error {
 func (sess *session) maintain(ctx context.Context, sb *subscription, granted time.Duration) (subEvent, error) {
 	timer := time.NewTimer(refreshIn(granted))
 	defer timer.Stop()
+	var kicks int
+	var lastKick time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -312,6 +314,20 @@ func (sess *session) maintain(ctx context.Context, sb *subscription, granted tim
 		case ev := <-sb.events:
 			if ev.terminated != "" {
 				return ev, nil
+			}
+			// A refresh asked for by a refused NOTIFY: back off when they keep coming, so
+			// that a server whose NOTIFYs we always refuse does not loop with us.
+			if time.Since(lastKick) > 2*time.Minute {
+				kicks = 0
+			}
+			d := time.Duration(0)
+			if kicks >= 3 {
+				d = backoff(kicks - 3)
+			}
+			kicks++
+			lastKick = time.Now()
+			if d > 0 && !sleepCtx(ctx, d) {
+				return subEvent{}, nil
 			}
 		case <-timer.C:
 		}
