@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net"
@@ -80,11 +81,14 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 		listen = net.JoinHostPort(ip, "0")
 	}
 	transport := strings.ToUpper(s.cfg.Transport)
+	// sipgo logs protocol traffic, whole messages with callers' numbers included, some at
+	// Error: all of it is Debug here.
+	sipLog := slog.New(debugHandler{s.log.Handler()})
 	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("ringside"),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(s.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
 		sipgo.WithUserAgentTransactionLayerOptions(
-			sip.WithTransactionLayerLogger(s.log),
+			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
 	}
@@ -96,7 +100,7 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 		return fmt.Errorf("sipwatch: user agent: %w", err)
 	}
 	defer ua.Close()
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(s.log))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
 	if err != nil {
 		return fmt.Errorf("sipwatch: server: %w", err)
 	}
@@ -152,7 +156,7 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 		sess.contact.UriParams = sip.NewParams()
 		sess.contact.UriParams.Add("transport", strings.ToLower(transport))
 	}
-	clientOpts := []sipgo.ClientOption{sipgo.WithClientLogger(s.log), sipgo.WithClientHostname(lhost)}
+	clientOpts := []sipgo.ClientOption{sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(lhost)}
 	if transport == "UDP" {
 		// Send from the listening socket: the server answers and notifies one address.
 		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(laddr), sipgo.WithClientPort(lport))
@@ -663,6 +667,21 @@ func (sess *session) updateState() {
 		s.setState("connecting", fmt.Sprintf("%d of %d extensions subscribed", n, len(s.cfg.Extensions)))
 	}
 }
+
+// debugHandler logs every record at Debug.
+type debugHandler struct{ h slog.Handler }
+
+func (d debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.h.Handle(ctx, r)
+}
+
+func (d debugHandler) WithAttrs(as []slog.Attr) slog.Handler { return debugHandler{d.h.WithAttrs(as)} }
+func (d debugHandler) WithGroup(g string) slog.Handler       { return debugHandler{d.h.WithGroup(g)} }
 
 // eventPackage is the package of an Event header value ("dialog;id=1" → "dialog").
 func eventPackage(v string) string {
