@@ -2,6 +2,7 @@ package sipwatch
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,55 @@ func FuzzParseDialogInfo(f *testing.F) {
 				t.Fatalf("signal with invalid UTF-8: %+v", s)
 			}
 		}
+	})
+}
+
+// decodeUnmarshal is the reference decodeTokens is held to: xml.Unmarshal into the
+// same structs.
+func decodeUnmarshal(body []byte) (xDialogInfo, error) {
+	var x xDialogInfo
+	err := newDecoder(body).Decode(&x)
+	return x, err
+}
+
+func TestDecodeTokensMatchesUnmarshal(t *testing.T) {
+	caps, _ := filepath.Glob("testdata/*/notify.sip")
+	var bodies [][]byte
+	for _, c := range caps {
+		data, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range splitSIP(t, data) {
+			bodies = append(bodies, m.body)
+		}
+	}
+	bodies = append(bodies, []byte(kamailioEarly),
+		[]byte(`<d:dialog-info xmlns:d="urn:ietf:params:xml:ns:dialog-info" version="7" state="full"><d:dialog id="a"><d:state event="x">early<b>y</b>z</d:state><d:state code="486">confirmed</d:state><d:remote><d:identity display="A">sip:1@x</d:identity><d:identity>sip:2@x</d:identity><d:target uri="u"/></d:remote><other xmlns="urn:o"><dialog id="no"/></other></d:dialog></d:dialog-info>`))
+	for i, b := range bodies {
+		diffDecoders(t, fmt.Sprint(i), b)
+	}
+}
+
+func diffDecoders(t *testing.T, name string, body []byte) {
+	t.Helper()
+	want, werr := decodeUnmarshal(body)
+	got, gerr := decodeTokens(newDecoder(body))
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("%s: Unmarshal err %v, decodeTokens err %v\n%q", name, werr, gerr, body)
+	}
+	if werr == nil {
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("%s: (-Unmarshal +decodeTokens):\n%s\n%q", name, d, body)
+		}
+	}
+}
+
+// FuzzDecodeTokens: the fast decoder accepts what xml.Unmarshal accepts, and decodes it the same.
+func FuzzDecodeTokens(f *testing.F) {
+	f.Add([]byte(kamailioEarly))
+	f.Add([]byte(`<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="1" state="full"><dialog id="a" xmlns:q="urn:q" q:id="b"><state>early</state><local><identity display="x">y</identity></local></dialog></dialog-info>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		diffDecoders(t, "fuzz", body)
 	})
 }
