@@ -41,6 +41,7 @@ type kamailioOpts struct {
 	Username, Password string // digest auth on the watcher's SUBSCRIBE, when Password is set
 	TraceNotify        bool   // log when each early NOTIFY leaves Kamailio (benchmark)
 	Lifetime           int    // seconds a published dialog state lives (ended ones linger that long); default 300
+	MaxExpires         int    // the longest subscription Kamailio grants, when set
 }
 
 type ringGroup struct {
@@ -82,7 +83,7 @@ func startKamailio(t testing.TB, o kamailioOpts) *kamailio {
 	var cfg bytes.Buffer
 	if err := tmpl.Execute(&cfg, map[string]any{
 		"Port": k.Port, "LegPort": k.LegPort, "TrunkPort": k.TrunkPort, "DB": db,
-		"Username": o.Username, "Password": o.Password, "Phones": k.Phones, "TraceNotify": o.TraceNotify, "Lifetime": o.Lifetime,
+		"Username": o.Username, "Password": o.Password, "Phones": k.Phones, "TraceNotify": o.TraceNotify, "Lifetime": o.Lifetime, "MaxExpires": o.MaxExpires,
 		"Groups": []ringGroup{{"200", []string{"200"}}, {"201", []string{"201"}}, {"600", []string{"200", "201"}}},
 	}); err != nil {
 		t.Fatal(err)
@@ -561,14 +562,18 @@ func TestKamailioDigestAuth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("peer test")
 	}
-	k := startKamailio(t, kamailioOpts{Username: "ringside", Password: "s3cret-pw"})
+	// Kamailio grants 2 s: the subscriptions are refreshed (and challenged) every ~1.5 s.
+	k := startKamailio(t, kamailioOpts{Username: "ringside", Password: "s3cret-pw", MaxExpires: 2})
 	t.Run("accepted", func(t *testing.T) {
 		w := startWatcher(t, k, func(c *Config) {
 			c.PasswordEnv = "SIP_PW"
 			c.Getenv = func(string) string { return "s3cret-pw" }
 		})
 		w.waitState(t, "connected", 15*time.Second)
-		w.waitNotified(t, nil, 10*time.Second)
+		seen := w.waitNotified(t, nil, 10*time.Second)
+		// Refreshes are challenged too: each answered one brings a NOTIFY.
+		seen = w.waitNotified(t, seen, 10*time.Second)
+		w.waitNotified(t, seen, 10*time.Second)
 		ph := k.phone(t, "200", "answer", 200)
 		c := k.dial(t, "call", "+49309876543", "ACME", "200", 200)
 		c.wait(t)
