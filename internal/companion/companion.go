@@ -154,10 +154,10 @@ func (c *Companion) enqueue(s call.Signal) {
 // with exponential backoff and jitter; it returns an error only when it cannot go on
 // (the server refuses the token, or the phone backend gives up).
 func (c *Companion) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the phone and the desktop helpers stop with ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	phoneErr := make(chan error, 1)
 	wg.Go(func() {
 		if err := c.phone.Run(ctx, c.enqueue); err != nil {

@@ -321,3 +321,59 @@ func TestCompanionClickToDial(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCompanionUntrusted: an agent token speaks only for its own extensions; the server
+// refuses the rest, and other agents see nothing.
+func TestCompanionUntrusted(t *testing.T) {
+	base, tokens := ringside(t)
+	alice := openStream(t, base, tokens["alice"])
+	bob := openStream(t, base, tokens["bob"])
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/api/v1/companion",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tokens["alice"]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	for {
+		_, b, err := ws.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h companion.Hello
+		json.Unmarshal(b, &h)
+		if h.Type == companion.TypeHello {
+			if h.User != "alice" || strings.Join(h.Extensions, ",") != "200" || h.Session == "" {
+				t.Errorf("hello %+v", h)
+			}
+			break
+		}
+	}
+	for _, m := range []string{
+		`{"type":"signal","kind":"ringing","call_id":"x1","direction":"inbound","extension":"201","remote":{"number":"+4930111"}}`,
+		`{"type":"signal","kind":"ringing","call_id":"x1","direction":"inbound","extension":"","remote":{"number":"+4930111"}}`,
+		`{"type":"signal","kind":"transferred","call_id":"x1","extension":"200"}`,
+		`{"type":"signal","kind":"ringing","call_id":"x1\u0000","extension":"200"}`,
+		`not json`,
+		`{"type":"signal","kind":"ringing","call_id":"x2","direction":"sideways","extension":"200"}`,
+		`{"type":"signal","kind":"ringing","call_id":"x2","direction":"inbound","extension":"200","remote":{"number":"+4930222","name":"\u003cb\u003eMallory"},"cause":"DROP TABLE"}`,
+	} {
+		if err := ws.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ring := alice.wait("call.ringing", nil)
+	if id := callOf(ring)["id"]; id != "alice:x2" {
+		t.Errorf("alice's pop is for %v, want alice:x2 (the refused signals must not pop)", id)
+	}
+	bob.mu.Lock()
+	for _, m := range bob.msgs {
+		if m["type"] != "hello" {
+			t.Errorf("bob got %v", m)
+		}
+	}
+	bob.mu.Unlock()
+	// The pbx token of a phone system, or no token, cannot open a companion.
+	if _, resp, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(base, "http")+"/api/v1/companion", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without a token: %v", err)
+	}
+}
