@@ -121,7 +121,9 @@ func (k *kamailio) start(t testing.TB) {
 	}
 	cmd := exec.Command(k.bin, "-DD", "-E", "-f", k.cfgPath, "-P", k.logPath+".pid")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers die with it
+	// Its own process group (stop signals the workers too), and a graceful stop if the test
+	// binary dies without running its cleanups (a timeout panic).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start kamailio: %v", err)
 	}
@@ -202,6 +204,7 @@ func runSipp(t testing.TB, scenario string, args ...string) *sippRun {
 	r.cmd = exec.Command(bin, all...)
 	r.cmd.Dir = t.TempDir()
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatalf("sipp %s: %v", scenario, err)
 	}

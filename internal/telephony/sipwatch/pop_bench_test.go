@@ -76,6 +76,7 @@ telephony:
 	}
 	serve := exec.Command(bin, "serve", "--config", cfgPath)
 	serve.Stdout, serve.Stderr = serveLog, serveLog
+	serve.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := serve.Start(); err != nil {
 		b.Fatal(err)
 	}
