@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -188,5 +187,3 @@ func TestCases(t *testing.T) {
 		})
 	}
 }
-
-var _ = fmt.Sprint
