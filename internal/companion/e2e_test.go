@@ -377,3 +377,26 @@ func TestCompanionUntrusted(t *testing.T) {
 		t.Errorf("without a token: %v", err)
 	}
 }
+
+// TestCompanionCheck: `ringside agent --check` against the real server and baresip.
+func TestCompanionCheck(t *testing.T) {
+	b := baresiptest.Start(t)
+	base, tokens := ringside(t)
+	c, err := companion.New(companion.Config{Server: base, Token: tokens["alice"], Phone: "baresip:" + b.Ctrl}, nil, companion.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := c.Check(t.Context(), &out); err != nil {
+		t.Fatalf("check: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "server    ok: "+base+" as alice, extensions [200]") || !strings.Contains(out.String(), "phone     ok: baresip: ") {
+		t.Errorf("check said:\n%s", out.String())
+	}
+	bad, _ := companion.New(companion.Config{Server: base, Token: "wrong", Phone: "baresip:127.0.0.1:1"}, nil, companion.Options{})
+	out.Reset()
+	err = bad.Check(t.Context(), &out)
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "phone (baresip)") {
+		t.Errorf("check with a wrong token and no phone: %v", err)
+	}
+}
