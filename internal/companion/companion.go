@@ -66,6 +66,7 @@ type Companion struct {
 	user    string
 	exts    []string
 	opened  map[string]bool // call ids whose record was opened
+	retry   *call.Signal    // written when the connection broke; sent first next time
 }
 
 // Options are the parts tests and embedders replace. Every field is optional.
@@ -275,6 +276,14 @@ func (c *Companion) connection(ctx context.Context, wg *sync.WaitGroup) error {
 	if err := sendStatus(); err != nil {
 		return err
 	}
+	// A signal whose write failed on the last connection goes first: order within a call
+	// is kept.
+	if s, ok := c.takeRetry(); ok {
+		if err := c.write(ctx, ws, c.wire(s)); err != nil {
+			c.setRetry(s)
+			return err
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -282,7 +291,7 @@ func (c *Companion) connection(ctx context.Context, wg *sync.WaitGroup) error {
 			return firstErr(readErr, ctx.Err())
 		case s := <-c.queue:
 			if err := c.write(ctx, ws, c.wire(s)); err != nil {
-				c.requeue(s)
+				c.setRetry(s)
 				return err
 			}
 		case m := <-out:
@@ -306,10 +315,23 @@ func firstErr(ch chan error, fallback error) error {
 	}
 }
 
-// requeue puts back a signal that could not be written (it goes to the end: order
-// within one call is kept because the tracker tolerates late duplicates, and a
-// reconnect sends the rest).
-func (c *Companion) requeue(s call.Signal) { c.enqueue(s) }
+// setRetry keeps a signal that could not be written for the next connection.
+func (c *Companion) setRetry(s call.Signal) {
+	c.mu.Lock()
+	c.retry = &s
+	c.mu.Unlock()
+}
+
+func (c *Companion) takeRetry() (call.Signal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.retry == nil {
+		return call.Signal{}, false
+	}
+	s := *c.retry
+	c.retry = nil
+	return s, true
+}
 
 func (c *Companion) write(ctx context.Context, ws *websocket.Conn, v any) error {
 	b, err := json.Marshal(v)
