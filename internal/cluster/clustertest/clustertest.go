@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +130,7 @@ func PostgresDB(t testing.TB) string {
 // Postgres is a private PostgreSQL instance in t.TempDir(), which a test may restart.
 type Postgres struct {
 	DSN  string
+	cred *syscall.Credential // run as this user (when the tests run as root)
 	bin  string
 	dir  string
 	port int
@@ -142,12 +145,33 @@ func StartPostgres(t testing.TB) *Postgres {
 	if len(bins) == 0 {
 		testenv.Peer(t, "initdb not found (Debian package postgresql)")
 	}
-	p := &Postgres{bin: filepath.Dir(bins[len(bins)-1]), dir: filepath.Join(t.TempDir(), "pg"), port: testenv.FreePort(t), t: t}
-	pw := filepath.Join(t.TempDir(), "pw")
+	// PostgreSQL refuses to run as root: then it runs as the postgres user, in a folder
+	// that user owns.
+	base, err := os.MkdirTemp("", "ringside-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	p := &Postgres{bin: filepath.Dir(bins[len(bins)-1]), dir: filepath.Join(base, "pg"), port: testenv.FreePort(t), t: t}
+	pw := filepath.Join(base, "pw")
 	if err := os.WriteFile(pw, []byte("ringside\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(filepath.Join(p.bin, "initdb"), "-D", p.dir, "-U", "ringside", "--pwfile", pw, "-A", "scram-sha-256", "--no-sync").CombinedOutput()
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			testenv.Peer(t, "running as root and there is no postgres user to run PostgreSQL as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		for _, f := range []string{base, pw} {
+			if err := os.Chown(f, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, err := p.command("initdb", "-D", p.dir, "-U", "ringside", "--pwfile", pw, "-A", "scram-sha-256", "--no-sync").CombinedOutput()
 	if err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
@@ -161,7 +185,7 @@ func StartPostgres(t testing.TB) *Postgres {
 func (p *Postgres) Start() {
 	p.t.Helper()
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off", p.port, p.dir)
-	out, err := exec.Command(filepath.Join(p.bin, "pg_ctl"), "-D", p.dir, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "30", "start").CombinedOutput()
+	out, err := p.command("pg_ctl", "-D", p.dir, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "30", "start").CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
 		p.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, lastLines(string(log), 20))
@@ -170,7 +194,16 @@ func (p *Postgres) Start() {
 
 // Stop stops the instance (fast shutdown: sessions are cut).
 func (p *Postgres) Stop() {
-	_ = exec.Command(filepath.Join(p.bin, "pg_ctl"), "-D", p.dir, "-m", "fast", "-w", "stop").Run()
+	_ = p.command("pg_ctl", "-D", p.dir, "-m", "fast", "-w", "stop").Run()
+}
+
+func (p *Postgres) command(prog string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(p.bin, prog), args...)
+	if p.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+		cmd.Dir = "/"
+	}
+	return cmd
 }
 
 func lastLines(s string, n int) string {
