@@ -241,13 +241,19 @@ func (c *Companion) connection(ctx context.Context, wg *sync.WaitGroup) error {
 	defer cancel()
 	cwg.Go(func() {
 		defer cancel()
+		greeted := false
 		for {
 			_, data, err := ws.Read(ctx)
 			if err != nil {
 				readErr <- err
 				return
 			}
-			c.handle(ctx, &cwg, data, out, func() { once.Do(func() { close(hello) }) })
+			// Messages before companion.hello are the stream's greeting: the calls in
+			// progress, already notified before a reconnect.
+			if c.handle(ctx, &cwg, data, out, greeted) {
+				greeted = true
+				once.Do(func() { close(hello) })
+			}
 		}
 	})
 
@@ -372,13 +378,13 @@ func (c *Companion) wire(s call.Signal) Signal {
 	return SignalOf(s)
 }
 
-// handle takes one message from the server.
-func (c *Companion) handle(ctx context.Context, wg *sync.WaitGroup, data []byte, out chan<- any, greeted func()) {
+// handle takes one message from the server; it reports whether it was the greeting.
+func (c *Companion) handle(ctx context.Context, wg *sync.WaitGroup, data []byte, out chan<- any, greeted bool) bool {
 	var head struct {
 		Type string `json:"type"`
 	}
 	if json.Unmarshal(data, &head) != nil {
-		return
+		return false
 	}
 	switch head.Type {
 	case TypeHello:
@@ -387,18 +393,18 @@ func (c *Companion) handle(ctx context.Context, wg *sync.WaitGroup, data []byte,
 			c.mu.Lock()
 			c.session, c.user, c.exts = h.Session, h.User, h.Extensions
 			c.mu.Unlock()
-			greeted()
+			return true
 		}
 	case TypeDial, TypeAnswer, TypeHangup:
 		var r Request
 		if json.Unmarshal(data, &r) != nil {
-			return
+			return false
 		}
 		c.mu.Lock()
 		mine := r.Session == c.session
 		c.mu.Unlock()
 		if !mine {
-			return // another companion of the same user acts
+			return false // another companion of the same user acts
 		}
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -424,13 +430,14 @@ func (c *Companion) handle(ctx context.Context, wg *sync.WaitGroup, data []byte,
 			}
 		})
 	default:
-		if strings.HasPrefix(head.Type, "call.") {
+		if greeted && strings.HasPrefix(head.Type, "call.") {
 			var p Pop
 			if json.Unmarshal(data, &p) == nil {
 				c.pop(ctx, wg, p)
 			}
 		}
 	}
+	return false
 }
 
 // pop shows what the rules ask for: notifications and opening the record.

@@ -262,6 +262,10 @@ func TestCompanionProtocol(t *testing.T) {
 	clock.Unlock()
 	emit(call.Signal{CallID: "a", Kind: call.SigEnded, Cause: "cancelled", Time: now.Add(-time.Minute)})
 	ws = <-conns
+	// The stream's greeting replays the calls in progress: no second notification.
+	if err := ws.Write(t.Context(), websocket.MessageText, []byte(`{"type":"call.ringing","call":{"id":"alice:a","remote":{"raw":"+4930111"}}}`)); err != nil {
+		t.Fatal(err)
+	}
 	send(t, ws, Hello{Type: TypeHello, Session: "s2", User: "alice", Extensions: []string{"201"}})
 	m = recv(t, ws)
 	if m["call_id"] != "a" || m["kind"] != "ended" || m["extension"] != nil || m["resync"] != true {
