@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -398,5 +399,25 @@ func TestCompanionCheck(t *testing.T) {
 	err = bad.Check(t.Context(), &out)
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "phone (baresip)") {
 		t.Errorf("check with a wrong token and no phone: %v", err)
+	}
+}
+
+// TestCompanionMissed: the caller gives up while the softphone rings: a missed call.
+func TestCompanionMissed(t *testing.T) {
+	b := baresiptest.Start(t)
+	base, tokens := ringside(t)
+	page := openStream(t, base, tokens["alice"])
+	startCompanion(t, base, tokens["alice"], baresip.Config{Address: b.Ctrl}, &fakeDesktop{more: make(chan struct{}, 1)})
+	caller := baresiptest.Call(t, "uac_cancel.xml", b.SIP, b.User)
+	id, _ := callOf(page.wait("call.ringing", nil))["id"].(string)
+	m := page.wait("call.missed", nil)
+	if c := callOf(m); c["id"] != id || c["missed"] != true || c["cause"] != "cancelled" {
+		t.Errorf("missed: %v", m)
+	}
+	if got := page.types(id); got[0] != "call.ringing" || slices.Contains(got, "call.answered") {
+		t.Errorf("messages for %s: %v", id, got)
+	}
+	if err := caller.Wait(t.Context()); err != nil {
+		t.Error(err)
 	}
 }
