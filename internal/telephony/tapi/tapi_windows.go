@@ -55,20 +55,6 @@ func lineErr(fn string, r uint32) error {
 
 func isErr(r uint32) bool { return r&0x80000000 != 0 }
 
-// initParams is LINEINITIALIZEEXPARAMS (4-byte packing; the handle union is
-// pointer-sized).
-type initParams struct {
-	total, needed, used, options uint32
-	handle                       uintptr
-	key                          uint32
-}
-
-// message is LINEMESSAGE (DWORD_PTR parameters).
-type message struct {
-	device, id           uint32
-	instance, p1, p2, p3 uintptr
-}
-
 // varStruct calls fill with a buffer whose dwTotalSize is set, growing it to
 // dwNeededSize until the structure fits.
 func varStruct(fn string, size int, fill func(b []byte) (uint32, error)) ([]byte, error) {
