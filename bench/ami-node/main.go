@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command ami-node compares Ringside's AMI connector with the Node.js asterisk-manager
 // client on the same byte stream over loopback TCP. run.sh drives it:
 //
