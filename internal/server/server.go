@@ -217,6 +217,7 @@ func (s *Server) build(ctx context.Context) error {
 		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion: s.comp,
+		Rules:     func() any { return s.Rules() },
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind}, s.log.With("component", "web"))
 	return err
 }

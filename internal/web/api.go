@@ -457,3 +457,12 @@ func (w *Web) readyz(rw http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(rw, code, map[string]any{"ready": code == http.StatusOK, "checks": out})
 }
+
+// listRules shows admins the rules in force (configured, or the defaults), read-only.
+func (w *Web) listRules(rw http.ResponseWriter, r *http.Request) {
+	if w.d.Rules == nil {
+		writeJSON(rw, http.StatusOK, map[string]any{"rules": []any{}})
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"rules": w.d.Rules()})
+}

@@ -42,6 +42,7 @@ var agents = []config.User{
 	{Name: "dana", Extensions: []string{"203"}, Email: "dana@example.com"},
 	{Name: "erin", Extensions: []string{"204"}},
 	{Name: "fred", Extensions: []string{"205"}},
+	{Name: "gina", Extensions: []string{"206"}, Admin: true},
 }
 
 // rulesYAML gives erin and fred configured rules; everyone else has the defaults.

@@ -54,6 +54,8 @@ type Deps struct {
 	Metrics http.Handler
 	// Companion serves the desktop companion protocol (nil: not offered).
 	Companion Companion
+	// Rules returns the rules in force, for the admins' read-only view (nil: none shown).
+	Rules func() any
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
 }

@@ -186,6 +186,11 @@
     var raw = c.remote.raw || "";
     var num = c.remote.withheld ? "Number withheld" : cut(raw, 64) + (c.remote.number && c.remote.number !== raw ? "  ·  " + c.remote.number : "");
     e.querySelector(".num").textContent = num;
+    // Calls on the desktop companion's softphone can be answered and hung up from here.
+    var ctl = e.querySelector(".phone-ctl");
+    var onCompanion = String(c.source || "").indexOf("companion:") === 0;
+    ctl.hidden = !onCompanion || c.state === "ended";
+    ctl.querySelector(".answer").hidden = !(c.state === "ringing" && c.direction !== "outbound");
     var cb = e.querySelector(".call-back");
     cb.hidden = c.remote.withheld || !raw || c.state !== "ended";
     var lk = e.querySelector(".lookup");
@@ -305,6 +310,15 @@
       (next || document.getElementById("dial-number")).focus();
     });
     node.querySelector(".call-back").addEventListener("click", function () { dial(st.msg.call.remote.number || st.msg.call.remote.raw); });
+    ["answer", "hangup"].forEach(function (what) {
+      node.querySelector("." + what).addEventListener("click", function () {
+        var status = node.querySelector(".phone-ctl .status");
+        status.textContent = what === "answer" ? "Answering…" : "Hanging up…";
+        api("POST", "/api/v1/companion/" + what, { call_id: id })
+          .then(function () { status.textContent = ""; })
+          .catch(function (err) { status.textContent = "Could not " + (what === "answer" ? "answer" : "hang up") + ": " + err.message; });
+      });
+    });
     node.querySelector(".open-big").addEventListener("click", function () { if (st.blocked) openRecord(st.blocked, false); });
     node.querySelector(".search-crm").addEventListener("click", function () {
       if (!cif) return;
@@ -716,5 +730,26 @@
     if (ev.key === "n") { var c = cards.querySelector("textarea"); if (c) { c.focus(); ev.preventDefault(); } }
     if (ev.key === "d") { document.getElementById("dial-number").focus(); ev.preventDefault(); }
   });
+  var rulesBody = document.getElementById("rules");
+  if (rulesBody) {
+    api("GET", "/api/v1/rules").then(function (j) {
+      (j.rules || []).forEach(function (r) {
+        var tr = el("tr");
+        tr.appendChild(el("td", String(r.index + 1)));
+        tr.appendChild(el("td", (r.name || "") + (r.default ? " (default)" : "") + (r.line ? " · line " + r.line : "")));
+        tr.appendChild(el("td", (r.on || []).join(", ")));
+        var when = r.when && Object.keys(r.when).length ? JSON.stringify(r.when) : "always";
+        tr.appendChild(el("td", when, "code"));
+        var does = (r.do || []).map(function (a) { return a.do + (a.entity ? " " + a.entity : "") + (a.url ? " → " + a.url : ""); });
+        if (r.stop) does.push("stop");
+        tr.appendChild(el("td", does.join(", ")));
+        rulesBody.appendChild(tr);
+      });
+    }).catch(function (err) {
+      var tr = el("tr");
+      tr.appendChild(el("td", "The rules could not be read: " + err.message));
+      rulesBody.appendChild(tr);
+    });
+  }
   connect();
 })();
