@@ -15,8 +15,10 @@ import (
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/telephony"
 	"github.com/ringside/ringside/internal/telephony/ami"
+	"github.com/ringside/ringside/internal/telephony/baresip"
 	"github.com/ringside/ringside/internal/telephony/esl"
 	"github.com/ringside/ringside/internal/telephony/sipwatch"
+	"github.com/ringside/ringside/internal/telephony/tapi"
 	"github.com/ringside/ringside/internal/telephony/webhook"
 )
 
@@ -48,6 +50,10 @@ func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.
 		return decodeNew(sec, func(c ami.Config) (telephony.Source, error) { return ami.New(sec.Name, c, log) })
 	case "esl":
 		return decodeNew(sec, func(c esl.Config) (telephony.Source, error) { return esl.New(sec.Name, c, log) })
+	case "baresip":
+		return decodeNew(sec, func(c baresip.Config) (telephony.Source, error) { return baresip.New(sec.Name, c, log) })
+	case "tapi":
+		return decodeNew(sec, func(c tapi.Config) (telephony.Source, error) { return tapi.New(sec.Name, c, log) })
 	case "sipwatch":
 		return decodeNew(sec, func(c sipwatch.Config) (telephony.Source, error) {
 			if len(c.Extensions) == 0 {
@@ -56,7 +62,7 @@ func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.
 			return sipwatch.New(sec.Name, c, log)
 		})
 	}
-	return nil, fmt.Errorf("%s: telephony: unknown kind %q (webhook, ami, esl, sipwatch)", sec.Where(), sec.Kind)
+	return nil, fmt.Errorf("%s: telephony: unknown kind %q (webhook, ami, esl, sipwatch, baresip, tapi)", sec.Where(), sec.Kind)
 }
 
 // buildDirectory makes the CRM directory of the crm section.
