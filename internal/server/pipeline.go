@@ -48,6 +48,7 @@ const MsgUpdated call.EventType = "call.updated"
 // journal is the part of the store the pipeline writes to.
 type journal interface {
 	SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error
+	SaveCalls(ctx context.Context, entries []store.JournalEntry) error
 	GetCall(ctx context.Context, id string) (store.CallRecord, error)
 	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
 }
@@ -538,15 +539,38 @@ func (p *pipeline) flushJournal(ctx context.Context) {
 	q := p.jq
 	p.jq = map[string]snapshot{}
 	p.jmu.Unlock()
+	if len(q) == 0 {
+		return
+	}
+	// One transaction for everything that changed since the last write; if it fails,
+	// call by call, so that one bad entry does not keep the others out.
+	entries := make([]store.JournalEntry, 0, len(q))
+	snaps := make([]snapshot, 0, len(q))
 	for _, sn := range q {
-		c := sn.c
-		matches, _ := p.Matches(c)
-		if err := p.journal.SaveCall(ctx, c, matches); err != nil {
-			p.log.Error("journal write failed", "call_id", c.ID, "err", err)
-			continue
+		matches, _ := p.Matches(sn.c)
+		entries = append(entries, store.JournalEntry{Call: sn.c, Matches: matches})
+		snaps = append(snaps, sn)
+	}
+	saved := make([]bool, len(entries))
+	if err := p.journal.SaveCalls(ctx, entries); err == nil {
+		for i := range saved {
+			saved[i] = true
 		}
-		if p.logCall {
-			p.logActivity(ctx, c, sn.seq)
+	} else {
+		for i, e := range entries {
+			if err := p.journal.SaveCall(ctx, e.Call, e.Matches); err != nil {
+				p.log.Error("journal write failed", "call_id", e.Call.ID, "err", err)
+				continue
+			}
+			saved[i] = true
+		}
+	}
+	if !p.logCall {
+		return
+	}
+	for i, sn := range snaps {
+		if saved[i] {
+			p.logActivity(ctx, sn.c, sn.seq)
 		}
 	}
 }

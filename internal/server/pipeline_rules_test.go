@@ -50,6 +50,12 @@ func (j *memJournal) SaveCall(_ context.Context, c call.Call, m []crm.Match) err
 	j.calls[c.ID] = store.CallRecord{Call: c, Matches: m}
 	return nil
 }
+func (j *memJournal) SaveCalls(ctx context.Context, es []store.JournalEntry) error {
+	for _, e := range es {
+		j.SaveCall(ctx, e.Call, e.Matches)
+	}
+	return nil
+}
 func (j *memJournal) GetCall(_ context.Context, id string) (store.CallRecord, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

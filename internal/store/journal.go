@@ -41,46 +41,77 @@ type CallFilter struct {
 // SaveCall inserts or updates the journal entry of c (by c.ID) with the matches found for
 // its caller, and its legs. Annotations already made are kept.
 func (s *Store) SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error {
-	if c.ID == "" {
-		return fmt.Errorf("store: save call: empty id")
+	return s.SaveCalls(ctx, []JournalEntry{{Call: c, Matches: matches}})
+}
+
+// A JournalEntry is one call to save with the matches found for its caller.
+type JournalEntry struct {
+	Call    call.Call
+	Matches []crm.Match
+}
+
+// SaveCalls saves several calls in one transaction (the pipeline's journal writer batches
+// what changed since its last write): all of them, or none.
+func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
+	type row struct {
+		c      call.Call
+		cj, mj []byte
 	}
-	cj, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("store: save call %s: %w", c.ID, err)
-	}
-	if matches == nil {
-		matches = []crm.Match{}
-	}
-	mj, err := json.Marshal(matches)
-	if err != nil {
-		return fmt.Errorf("store: save call %s: %w", c.ID, err)
-	}
-	return s.inTx(ctx, func(t tx) error {
-		_, err := t.exec(ctx, `INSERT INTO calls (id, source, direction, state, remote_raw, remote_number, remote_name, did,
-				started_at, answered_at, ended_at, answered_by, cause, missed, call_json, matches_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET source = excluded.source, direction = excluded.direction, state = excluded.state,
-				remote_raw = excluded.remote_raw, remote_number = excluded.remote_number, remote_name = excluded.remote_name,
-				did = excluded.did, started_at = excluded.started_at, answered_at = excluded.answered_at,
-				ended_at = excluded.ended_at, answered_by = excluded.answered_by, cause = excluded.cause,
-				missed = excluded.missed, call_json = excluded.call_json, matches_json = excluded.matches_json`,
-			c.ID, c.Source, string(c.Direction), string(c.State), []byte(c.Remote.Raw), c.Remote.Number, []byte(c.Remote.Name), c.DID,
-			ts(c.StartedAt), ts(c.AnsweredAt), ts(c.EndedAt), c.AnsweredBy, c.Cause, c.Missed, cj, mj)
+	rows := make([]row, 0, len(entries))
+	for _, e := range entries {
+		c := e.Call
+		if c.ID == "" {
+			return fmt.Errorf("store: save call: empty id")
+		}
+		cj, err := json.Marshal(c)
 		if err != nil {
 			return fmt.Errorf("store: save call %s: %w", c.ID, err)
 		}
-		if _, err := t.exec(ctx, `DELETE FROM call_legs WHERE call_id = ?`, c.ID); err != nil {
-			return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+		matches := e.Matches
+		if matches == nil {
+			matches = []crm.Match{}
 		}
-		for _, l := range c.Legs {
-			_, err := t.exec(ctx, `INSERT INTO call_legs (call_id, extension, user_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-				c.ID, l.Extension, l.User)
-			if err != nil {
-				return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+		mj, err := json.Marshal(matches)
+		if err != nil {
+			return fmt.Errorf("store: save call %s: %w", c.ID, err)
+		}
+		rows = append(rows, row{c, cj, mj})
+	}
+	return s.inTx(ctx, func(t tx) error {
+		for _, r := range rows {
+			if err := saveCall(ctx, t, r.c, r.cj, r.mj); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+func saveCall(ctx context.Context, t tx, c call.Call, cj, mj []byte) error {
+	_, err := t.exec(ctx, `INSERT INTO calls (id, source, direction, state, remote_raw, remote_number, remote_name, did,
+			started_at, answered_at, ended_at, answered_by, cause, missed, call_json, matches_json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET source = excluded.source, direction = excluded.direction, state = excluded.state,
+			remote_raw = excluded.remote_raw, remote_number = excluded.remote_number, remote_name = excluded.remote_name,
+			did = excluded.did, started_at = excluded.started_at, answered_at = excluded.answered_at,
+			ended_at = excluded.ended_at, answered_by = excluded.answered_by, cause = excluded.cause,
+			missed = excluded.missed, call_json = excluded.call_json, matches_json = excluded.matches_json`,
+		c.ID, c.Source, string(c.Direction), string(c.State), []byte(c.Remote.Raw), c.Remote.Number, []byte(c.Remote.Name), c.DID,
+		ts(c.StartedAt), ts(c.AnsweredAt), ts(c.EndedAt), c.AnsweredBy, c.Cause, c.Missed, cj, mj)
+	if err != nil {
+		return fmt.Errorf("store: save call %s: %w", c.ID, err)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM call_legs WHERE call_id = ?`, c.ID); err != nil {
+		return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+	}
+	for _, l := range c.Legs {
+		_, err := t.exec(ctx, `INSERT INTO call_legs (call_id, extension, user_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.ID, l.Extension, l.User)
+		if err != nil {
+			return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+		}
+	}
+	return nil
 }
 
 // AnnotateCall changes the non-nil fields of a on call id (ErrNotFound if not journaled).
