@@ -65,7 +65,10 @@ func TestGarbageAndDisappearing(t *testing.T) {
 	inc := map[string]any{"event": true, "type": "CALL_INCOMING", "class": "call", "accountaor": "sip:200@x",
 		"direction": "incoming", "peeruri": "sip:+4930111@x", "id": "c1"}
 	addr := fakeBaresip(t,
-		func(c net.Conn, r *NetstringReader) { c.Write([]byte("12:not json at all,")); c.Write([]byte("xx:broken")) },
+		func(c net.Conn, r *NetstringReader) {
+			c.Write([]byte("12:not json at all,"))
+			c.Write([]byte("xx:broken"))
+		},
 		func(c net.Conn, r *NetstringReader) { c.Write([]byte("999999999:")) },
 		func(c net.Conn, r *NetstringReader) { reply(t, c, r); send(c, inc) }, // then vanishes mid-call
 		func(c net.Conn, r *NetstringReader) {
@@ -77,7 +80,7 @@ func TestGarbageAndDisappearing(t *testing.T) {
 				t.Errorf("dial command = %v", cmd)
 			}
 			reply(t, c, r) // nosuch: refused
-			for { // hold the connection until the source goes
+			for {          // hold the connection until the source goes
 				if _, err := r.Next(); err != nil {
 					return
 				}
