@@ -475,9 +475,19 @@ func collectFields(t reflect.Type, fields map[string]reflect.Type) {
 }
 
 func suggest(k string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
 	for f := range fields {
-		if d := distance(k, f); d < bestD {
+		names = append(names, f)
+	}
+	return DidYouMean(k, names)
+}
+
+// DidYouMean returns ` (did you mean "x"?)` when one of names is a likely typo of k (at
+// most two edits away), else "". Other parts of the config (rules) use it too.
+func DidYouMean(k string, names []string) string {
+	best, bestD := "", 3
+	for _, f := range names {
+		if d := distance(k, f); d < bestD || (d == bestD && best != "" && f < best) {
 			best, bestD = f, d
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ringside/ringside/internal/config"
 )
 
 // node captures the rules section undecoded, with its lines.
@@ -239,35 +241,4 @@ func (d *decoder) param(v *yaml.Node, path, key string, a *Action) {
 }
 
 // suggestOne returns ` (did you mean "x"?)` for a close name.
-func suggestOne(k string, names []string) string {
-	best, bestD := "", 3
-	for _, f := range names {
-		if d := distance(k, f); d < bestD {
-			best, bestD = f, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggestOne(k string, names []string) string { return config.DidYouMean(k, names) }
