@@ -95,11 +95,16 @@ func (d *Directory) activityBody(ctx context.Context, a crm.Activity) (map[strin
 			subject = "Incoming call from " + a.Number
 		}
 	}
+	desc := a.Notes
+	if len(a.Agents) > 1 {
+		// A transferred call: the owner is the last agent; the description keeps them all.
+		desc = strings.TrimSpace("Handled by " + strings.Join(a.Agents, " → ") + "\n\n" + desc)
+	}
 	m := map[string]any{
 		"subject":       truncate(subject, 200),
 		"phonenumber":   truncate(a.Number, 200),
 		"directioncode": outbound,
-		"description":   truncate(a.Notes, 2000),
+		"description":   truncate(desc, 2000),
 	}
 	dur := a.Duration
 	if dur == 0 && !a.End.IsZero() && !a.Start.IsZero() {

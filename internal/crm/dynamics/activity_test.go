@@ -93,6 +93,17 @@ func TestLogCallFields(t *testing.T) {
 		t.Errorf("outbound parties (-want +got):\n%s", diff)
 	}
 
+	// A transferred call names every agent who had it.
+	xfer := crm.Activity{Key: "call:c-4", Direction: "inbound", Number: "+49309876543", Notes: "billing question",
+		Agent: "bob", Agents: []string{"alice", "bob"}, Start: start, Duration: time.Minute}
+	if err := d.LogCall(ctx, xfer); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = fake.Record("phonecall", ActivityID(xfer.Key))
+	if got["description"] != "Handled by alice → bob\n\nbilling question" {
+		t.Errorf("transferred call description: %q", got["description"])
+	}
+
 	// A missed call to call back stays open; an unknown caller has no caller party.
 	missed := crm.Activity{Key: "call:c-3", Direction: "inbound", Number: "+4917012345", Missed: true, Open: true, Start: start}
 	if err := d.LogCall(ctx, missed); err != nil {
