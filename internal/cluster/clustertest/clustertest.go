@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package clustertest starts the real peers cluster tests need: a private nats-server on a
 // loopback port, and a fresh PostgreSQL database (or a private PostgreSQL instance).
 package clustertest
