@@ -3,6 +3,7 @@ package phone
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -200,15 +201,104 @@ func TestIndexConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	// The chains are consistent: every indexed record is found by each of its numbers.
-	for key, s := range x.keys {
-		for ; s != none; s = x.slots[s].nextKey {
+	checkChains(t, x)
+}
+
+// checkChains checks that every indexed record is found by each of its numbers, and
+// that the counts agree.
+func checkChains(t *testing.T, x *Index) {
+	t.Helper()
+	keys := 0
+	for r := range x.recs {
+		rc := &x.recs[r]
+		if !rc.used {
+			continue
+		}
+		keys++
+		key := string(x.arena[rc.off : rc.off+rc.n])
+		if got, _ := x.findRec(key, maphash.String(x.seed, key)); got != int32(r) {
+			t.Fatalf("key %s: findRec %d, want %d", key, got, r)
+		}
+		for s := rc.head; s != none; s = x.slots[s].nextKey {
+			num := x.hit(&x.slots[s], MatchExact).Stored
 			found := false
-			for _, h := range x.Lookup(x.slots[s].num) {
+			for _, h := range x.Lookup(num) {
 				found = found || h.Key == key
 			}
 			if !found {
-				t.Fatalf("%s not found by its number %s", key, x.slots[s].num.E164)
+				t.Fatalf("%s not found by its number %+v", key, num)
 			}
 		}
+	}
+	if keys != x.Len() {
+		t.Fatalf("%d keys in use, Len %d", keys, x.Len())
+	}
+}
+
+// TestIndexCompact replaces records until the arena is compacted several times; every
+// record is still found by its current numbers only.
+func TestIndexCompact(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	const records = 2000
+	compactions := 0
+	for round := range 60 {
+		for i := range records {
+			n := p.ParseStored(fmt.Sprintf("+49 30 %07d ext. %d", 1000000+i+round*records, round), "")
+			before := len(x.arena)
+			x.Set(fmt.Sprintf("contact/%d", i), []Entry{{fmt.Sprint("field", round), n}})
+			if len(x.arena) < before {
+				compactions++
+			}
+		}
+	}
+	if compactions == 0 {
+		t.Fatalf("no compaction (arena %d bytes, %d dead)", len(x.arena), x.dead)
+	}
+	if x.Len() != records {
+		t.Fatalf("Len %d", x.Len())
+	}
+	checkChains(t, x)
+	for i := range records {
+		old := p.Parse(fmt.Sprintf("+4930%07d", 1000000+i))
+		if hs := x.Lookup(old); len(hs) != 0 {
+			t.Fatalf("old number of contact/%d still found: %+v", i, hs)
+		}
+		cur := p.Parse(fmt.Sprintf("+4930%07d", 1000000+i+59*records))
+		hs := x.Lookup(cur)
+		if len(hs) != 1 || hs[0].Key != fmt.Sprintf("contact/%d", i) || hs[0].Field != "field59" || hs[0].Stored.Extension != "59" {
+			t.Fatalf("contact/%d: %+v", i, hs)
+		}
+	}
+	for i := range records {
+		x.Remove(fmt.Sprintf("contact/%d", i))
+	}
+	if x.Len() != 0 || len(x.keys) != 0 || len(x.exact) != 0 || len(x.suffix) != 0 {
+		t.Fatalf("left behind: Len %d, %d keys, %d exact, %d suffix", x.Len(), len(x.keys), len(x.exact), len(x.suffix))
+	}
+}
+
+// TestIndexHashCollision gives keys the same hash: the chain keeps them apart.
+func TestIndexHashCollision(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	const h = 42
+	for i, key := range []string{"contact/a", "contact/b", "contact/c"} {
+		x.set(key, h, []Entry{{"telephone1", p.ParseStored(fmt.Sprintf("030 123456%d", i), "")}})
+	}
+	x.set("contact/b", h, []Entry{{"telephone1", p.ParseStored("030 1234569", "")}}) // replaced
+	x.remove("contact/a", h)                                                         // the last of the chain
+	want := map[string]string{"030 1234560": "", "030 1234561": "", "030 1234562": "contact/c", "030 1234569": "contact/b"}
+	for raw, key := range want {
+		hs := x.Lookup(p.Parse(raw))
+		if key == "" && len(hs) != 0 || key != "" && (len(hs) != 1 || hs[0].Key != key) {
+			t.Errorf("%s: %+v, want %q", raw, hs, key)
+		}
+	}
+	if x.Len() != 2 {
+		t.Errorf("Len %d, want 2", x.Len())
+	}
+	if r, _ := x.findRec("contact/b", h); r == none {
+		t.Errorf("contact/b lost from its hash chain")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -67,6 +69,8 @@ func BenchmarkLookup1M(b *testing.B) {
 	start := time.Now()
 	d.applyAll(benchContacts(contacts))
 	b.Logf("indexed %d contacts in %s", d.Len(), time.Since(start).Round(time.Millisecond))
+	heap, mark := gcFigures()
+	b.Logf("live heap %.0f MB, forced GC %s (mark CPU %s)", heap/1e6, mark.wall, mark.cpu)
 	// The numbers a phone system sends: mostly known callers in E.164, some unknown.
 	rng := rand.New(rand.NewPCG(1, 2))
 	queries := make([]phone.Number, 4096)
@@ -101,7 +105,44 @@ func BenchmarkLookup1M(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ns")
 	b.ReportMetric(pct(0.999), "p99.9-ns")
 	b.ReportMetric(float64(found)/float64(len(lat)), "hit-ratio")
+	b.ReportMetric(heap/1e6, "heap-MB")
+	b.ReportMetric(float64(mark.wall.Microseconds())/1e3, "gc-ms")
+	b.ReportMetric(float64(mark.cpu.Microseconds())/1e3, "gc-cpu-ms")
+	runtime.KeepAlive(d)
 	if pct(0.99) > float64(50*time.Microsecond) {
 		b.Errorf("p99 %v, want under 50µs", time.Duration(pct(0.99)))
 	}
+}
+
+// gcTime is what one forced collection cost.
+type gcTime struct {
+	wall time.Duration // the runtime.GC call (mark and sweep, the world mostly running)
+	cpu  time.Duration // CPU time of the GC's mark workers (/cpu/classes/gc/mark)
+}
+
+// gcFigures collects twice (the first one settles what the set-up left behind) and
+// returns the live heap in bytes (HeapInuse after the collection) and the cost of the
+// second collection, whose marking work is proportional to the pointers the heap holds.
+func gcFigures() (heapInuse float64, t gcTime) {
+	runtime.GC()
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	cpu := func() float64 {
+		metrics.Read(samples)
+		sum := 0.0
+		for _, s := range samples {
+			if s.Value.Kind() == metrics.KindFloat64 {
+				sum += s.Value.Float64()
+			}
+		}
+		return sum
+	}
+	before := cpu()
+	t0 := time.Now()
+	runtime.GC()
+	t.wall = time.Since(t0)
+	t.cpu = time.Duration((cpu() - before) * float64(time.Second))
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapInuse), t
 }
