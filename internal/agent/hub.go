@@ -20,7 +20,8 @@ import (
 // Options tune a Hub. Every field is optional.
 type Options struct {
 	// SendBuffer is how many messages may wait for one connection before it counts as
-	// slow and is dropped. Default 64.
+	// slow and is dropped. Default 32 (a call makes 3–5 messages per agent; the buffer is
+	// a good part of an idle connection's memory).
 	SendBuffer int
 	// WriteTimeout bounds one write to a connection. Default 5s.
 	WriteTimeout time.Duration
@@ -52,6 +53,9 @@ type Hub struct {
 
 	connected atomic.Int64
 	dropped   atomic.Int64
+
+	done         chan struct{} // closed by Shutdown
+	shutdownOnce sync.Once
 }
 
 // outMsg is a queued message and when its cause reached Ringside (zero: not measured).
@@ -72,7 +76,7 @@ func (c *conn) drop() { c.once.Do(func() { close(c.kill) }) }
 // NewHub returns a hub with no users.
 func NewHub(log *slog.Logger, opt Options) *Hub {
 	if opt.SendBuffer <= 0 {
-		opt.SendBuffer = 64
+		opt.SendBuffer = 32
 	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = 5 * time.Second
@@ -83,7 +87,7 @@ func NewHub(log *slog.Logger, opt Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{opt: opt, log: log, conns: map[string]map[*conn]struct{}{}, exts: map[string][]string{}}
+	return &Hub{opt: opt, log: log, conns: map[string]map[*conn]struct{}{}, exts: map[string][]string{}, done: make(chan struct{})}
 }
 
 // SetExtensions replaces the extension → users map.
@@ -222,13 +226,42 @@ func (h *Hub) remove(c *conn) {
 }
 
 // Serve upgrades the request to a WebSocket for user and streams their messages until
-// the client goes away, the hub drops it, or ctx ends. hello messages are sent first (the
-// greeting and the calls in progress). Messages from the client are handed to onMessage
-// (nil ignores them).
+// the client goes away, the hub drops it, or ctx ends (or Shutdown). hello messages are
+// sent first (the greeting and the calls in progress). Messages from the client are
+// handed to onMessage (nil ignores them). It returns when the connection is over.
 func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, hello [][]byte, onMessage func([]byte)) error {
+	ws, c, err := h.accept(w, r, user, hello)
+	if err != nil {
+		return err
+	}
+	h.run(ctx, ws, c, onMessage)
+	return nil
+}
+
+// Attach is Serve for connections that may stay idle for hours (agents' pages): it
+// returns as soon as the connection is registered, and the connection lives on its own
+// goroutine until the client goes away, the hub drops it, or Shutdown. Not holding the
+// HTTP handler lets net/http free its per-request state, about a quarter of an idle
+// connection's memory.
+func (h *Hub) Attach(w http.ResponseWriter, r *http.Request, user string, hello [][]byte, onMessage func([]byte)) error {
+	ws, c, err := h.accept(w, r, user, hello)
+	if err != nil {
+		return err
+	}
+	// The request's context ends with the handler; the connection ends with the hub.
+	ctx := context.WithoutCancel(r.Context())
+	go h.run(ctx, ws, c, onMessage)
+	return nil
+}
+
+// Shutdown closes every connection (with a "going away" close frame); connections
+// attached later are closed at once.
+func (h *Hub) Shutdown() { h.shutdownOnce.Do(func() { close(h.done) }) }
+
+func (h *Hub) accept(w http.ResponseWriter, r *http.Request, user string, hello [][]byte) (*websocket.Conn, *conn, error) {
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opt.OriginPatterns})
 	if err != nil {
-		return err // Accept has answered the request
+		return nil, nil, err // Accept has answered the request
 	}
 	ws.SetReadLimit(64 << 10)
 	c := &conn{user: user, send: make(chan outMsg, h.opt.SendBuffer+len(hello)), kill: make(chan struct{})}
@@ -236,8 +269,12 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		c.send <- outMsg{b: m}
 	}
 	h.add(c)
-	defer h.remove(c)
+	return ws, c, nil
+}
 
+func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage func([]byte)) {
+	user := c.user
+	defer h.remove(c)
 	// Reads run on a context of their own: cancelling a read closes the connection at
 	// once, and on shutdown the close handshake must come first.
 	rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -265,15 +302,18 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 		select {
 		case <-ctx.Done():
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
-			return nil
+			return
+		case <-h.done:
+			ws.Close(websocket.StatusGoingAway, "server shutting down")
+			return
 		case <-gone:
 			ws.CloseNow()
-			return nil
+			return
 		case <-c.kill:
 			h.log.Warn("dropping slow connection", "user", user)
 			// It is not reading, so a close handshake would only wait: cut it off.
 			ws.CloseNow()
-			return nil
+			return
 		case m := <-c.send:
 			wctx, wcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
 			err := ws.Write(wctx, websocket.MessageText, m.b)
@@ -286,7 +326,7 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 				if errors.Is(err, context.DeadlineExceeded) {
 					h.dropped.Add(1)
 				}
-				return nil
+				return
 			}
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
@@ -294,7 +334,7 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 			pcancel()
 			if err != nil {
 				ws.CloseNow()
-				return nil
+				return
 			}
 		}
 	}

@@ -138,3 +138,42 @@ func TestShutdownClosesConnections(t *testing.T) {
 		t.Fatalf("close status %v (%v)", websocket.CloseStatus(err), err)
 	}
 }
+
+// An attached connection outlives its HTTP handler and ends with the hub.
+func TestAttachOutlivesHandlerAndEndsWithShutdown(t *testing.T) {
+	h := NewHub(nil, Options{})
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.Attach(w, r, "alice", [][]byte{[]byte(`{"type":"hello"}`)}, nil); err != nil {
+			t.Error(err)
+		}
+		returned <- struct{}{}
+	}))
+	defer srv.Close()
+	c, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if m := read(t, c); m != `{"type":"hello"}` {
+		t.Fatalf("greeting %s", m)
+	}
+	<-returned
+	h.Send("alice", []byte(`{"n":1}`))
+	if m := read(t, c); m != `{"n":1}` {
+		t.Fatalf("after the handler returned: %s", m)
+	}
+	h.Shutdown()
+	rctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, _, err := c.Read(rctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("close status %v (%v)", websocket.CloseStatus(err), err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Connected() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections left after shutdown", h.Connected())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

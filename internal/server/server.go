@@ -329,6 +329,7 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	s.hub.Shutdown() // agents' streams live on after their handlers (Hub.Attach)
 	if runErr != nil {
 		// A source that cannot go on stops the server; the others stop with it.
 		s.log.Error("stopping", "err", runErr)

@@ -38,7 +38,7 @@ func (w *Web) stream(rw http.ResponseWriter, r *http.Request) {
 	if w.d.Hello != nil {
 		hello = w.d.Hello(u.Name)
 	}
-	if err := w.d.Hub.Serve(r.Context(), rw, r, u.Name, hello, nil); err != nil {
+	if err := w.d.Hub.Attach(rw, r, u.Name, hello, nil); err != nil {
 		w.log.Debug("stream not opened", "user", u.Name, "err", err)
 	}
 }
