@@ -549,9 +549,14 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 		out["store"] = ""
 	}
 	out["crm"] = ""
-	if p, ok := s.dir.(interface{ Ready() error }); ok {
+	switch p := s.dir.(type) {
+	case interface{ Ready() error }:
 		if err := p.Ready(); err != nil {
 			out["crm"] = err.Error()
+		}
+	case interface{ Ready() bool }: // a CRM with a local phone index (dynamics)
+		if !p.Ready() {
+			out["crm"] = "the local phone index is not synced yet: lookups go to the CRM live"
 		}
 	}
 	s.clusterReadiness(out)
