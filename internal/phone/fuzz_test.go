@@ -81,5 +81,9 @@ func FuzzMatch(f *testing.F) {
 		if (len(hs) > 0) != (k != NoMatch) || len(hs) > 0 && hs[0].How != k {
 			t.Fatalf("index %+v, Match %q for %+v and %+v", hs, k, x, y)
 		}
+		// and gives the stored number back as it was given.
+		if len(hs) > 0 && (hs[0].Key != "k" || hs[0].Field != "f" || hs[0].Stored != y) {
+			t.Fatalf("hit %+v, stored %+v", hs[0], y)
+		}
 	})
 }

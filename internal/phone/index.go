@@ -140,13 +140,18 @@ func (x *Index) set(key string, h uint64, entries []Entry) {
 	}
 }
 
-// appendEntry appends e's texts to b, each as a uvarint length and its bytes, in part
-// order.
+// appendEntry appends e's texts to b in part order, each as a uvarint (its length + 1)
+// and its bytes, or as a uvarint 0 when it is the E.164 form's (digits: the E.164 form
+// without its "+"; raw: the E.164 form itself), as it is for most parsed numbers.
 func appendEntry(b []byte, e Entry) []byte {
 	n := e.Number
-	for _, s := range [nParts]string{partE164: n.E164, partDigits: n.Digits, partField: e.Field,
+	for i, s := range [nParts]string{partE164: n.E164, partDigits: n.Digits, partField: e.Field,
 		partRaw: n.Raw, partRegion: n.Region, partExtension: n.Extension} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		if n.E164 != "" && (i == partDigits && s == n.E164[1:] || i == partRaw && s == n.E164) {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(s))+1)
 		b = append(b, s...)
 	}
 	return b
@@ -159,8 +164,15 @@ func parts(b []byte, want int) (p [nParts][2]int) {
 	for i := range want {
 		n, w := binary.Uvarint(b[at:])
 		at += w
-		p[i] = [2]int{at, at + int(n)}
-		at += int(n)
+		if n == 0 { // the E.164 form's
+			p[i] = p[partE164]
+			if i == partDigits {
+				p[i][0]++
+			}
+			continue
+		}
+		p[i] = [2]int{at, at + int(n) - 1}
+		at += int(n) - 1
 	}
 	return p
 }

@@ -302,3 +302,29 @@ func TestIndexHashCollision(t *testing.T) {
 		t.Errorf("contact/b lost from its hash chain")
 	}
 }
+
+// TestIndexStoredRoundTrip: a hit carries the stored number and field exactly as they
+// were given, whichever texts the arena shares with the E.164 form.
+func TestIndexStoredRoundTrip(t *testing.T) {
+	p := newTestParser(t)
+	x := NewIndex(8)
+	long := strings.Repeat("9", 200)
+	cases := []Entry{
+		{"telephone1", p.ParseStored("+4930123456", "")},                 // raw is the E.164 form
+		{"telephone2", p.ParseStored("030 1234567 ext. 12", "")},         // extension
+		{"mobilephone", p.ParseStored("0043 1 2345678", "")},             // region
+		{"", p.ParseStored("12345678", "")},                              // fallback digits only
+		{strings.Repeat("f", 300), p.ParseStored("+1 212 555 0100", "")}, // long field
+		{"x", Number{Raw: long, E164: "+" + long[:20], Digits: long[:20]}},
+		{"y", Number{Raw: "r", E164: "+491234567890", Digits: "1234567890"}}, // digits not the E.164 form's
+	}
+	for i, e := range cases {
+		key := fmt.Sprintf("k%d", i)
+		x.Set(fmt.Sprintf("k%d", i-1), nil)
+		x.Set(key, []Entry{e})
+		hs := x.Lookup(e.Number)
+		if len(hs) != 1 || hs[0].Key != key || hs[0].Field != e.Field || hs[0].Stored != e.Number {
+			t.Errorf("%d: %+v, want %+v", i, hs, e)
+		}
+	}
+}

@@ -61,8 +61,8 @@ type Directory struct {
 	idx    *phone.Index
 
 	mu       sync.RWMutex
-	recs     map[string]*crm.Record // "entity/id" → record, as stored (URL set)
-	accounts map[string]string      // folded account name → account ID
+	recs     *records          // "entity/id" → record, as stored (packed, URL not kept)
+	accounts map[string]string // folded account name → account ID
 
 	syncMu sync.Mutex // one Sync at a time
 	seq    int64      // change sequence applied (guarded by syncMu)
@@ -88,7 +88,7 @@ func New(st Store, parser *phone.Parser, cfg Config, log *slog.Logger) (*Directo
 	return &Directory{
 		st: st, parser: parser, cfg: cfg, log: log,
 		idx:      phone.NewIndex(parser.Config().MinSuffixDigits),
-		recs:     map[string]*crm.Record{},
+		recs:     newRecords(),
 		accounts: map[string]string{},
 		poke:     make(chan struct{}, 1),
 	}, nil
@@ -178,7 +178,7 @@ func (d *Directory) syncIfChanged(ctx context.Context) error {
 func (d *Directory) Len() int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return len(d.recs)
+	return d.recs.len()
 }
 
 func key(ref crm.Ref) string { return string(ref.Entity) + "/" + ref.ID }
@@ -214,10 +214,12 @@ func (d *Directory) install(p prepared) {
 	r := p.rec
 	k := key(r.Ref)
 	d.mu.Lock()
-	if old := d.recs[k]; old != nil && old.Entity == crm.Account && d.accounts[fold(old.Name)] == old.ID {
-		delete(d.accounts, fold(old.Name))
+	if r.Entity == crm.Account {
+		if name, ok := d.recs.name(k); ok && d.accounts[fold(name)] == r.ID {
+			delete(d.accounts, fold(name))
+		}
 	}
-	d.recs[k] = &r
+	d.recs.put(k, r)
 	if r.Entity == crm.Account {
 		if _, taken := d.accounts[fold(r.Name)]; !taken {
 			d.accounts[fold(r.Name)] = r.ID
@@ -246,16 +248,20 @@ func (d *Directory) applyAll(recs []crm.Record) {
 	}
 }
 
-// view returns the record as callers see it: a contact's company is its account's name.
-// The caller holds d.mu (read).
-func (d *Directory) view(r *crm.Record) crm.Record {
-	out := *r
+// view returns the record stored under key as callers see it: with its URL, and a
+// contact's company is its account's name. The caller holds d.mu (read).
+func (d *Directory) view(key string) (crm.Record, bool) {
+	out, ok := d.recs.get(key)
+	if !ok {
+		return crm.Record{}, false
+	}
+	out.URL = d.URL(out.Ref)
 	if out.Entity == crm.Contact && out.AccountID != "" {
-		if a := d.recs["account/"+out.AccountID]; a != nil {
-			out.Company = a.Name
+		if name, ok := d.recs.name("account/" + out.AccountID); ok {
+			out.Company = name
 		}
 	}
-	return out
+	return out, true
 }
 
 // Lookup returns every record with a phone matching n, exact matches before suffix
@@ -269,11 +275,11 @@ func (d *Directory) Lookup(_ context.Context, n phone.Number) ([]crm.Match, erro
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, h := range hits {
-		r := d.recs[h.Key]
-		if r == nil {
+		r, ok := d.view(h.Key)
+		if !ok {
 			continue // replaced between the index and the map; the next lookup sees it
 		}
-		out = append(out, crm.Match{Record: d.view(r), Number: h.Stored.Raw, Field: h.Field, How: h.How})
+		out = append(out, crm.Match{Record: r, Number: h.Stored.Raw, Field: h.Field, How: h.How})
 	}
 	return out, nil
 }
@@ -296,11 +302,7 @@ func (d *Directory) Get(ctx context.Context, ref crm.Ref) (crm.Record, error) {
 func (d *Directory) get(ref crm.Ref) (crm.Record, bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	r := d.recs[key(ref)]
-	if r == nil {
-		return crm.Record{}, false
-	}
-	return d.view(r), true
+	return d.view(key(ref))
 }
 
 // newID returns a fresh record ID.

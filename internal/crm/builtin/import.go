@@ -91,13 +91,7 @@ func (d *Directory) Import(ctx context.Context, r io.Reader) (ImportResult, erro
 		accounts[k] = v
 	}
 	existing := func(id string) (crm.Record, bool) {
-		r := d.recs["account/"+id]
-		if r == nil {
-			return crm.Record{}, false
-		}
-		c := *r
-		c.URL = ""
-		return c, true
+		return d.recs.get("account/" + id) // URL not set
 	}
 	batch := make([]crm.Record, 0, len(rows))
 	inBatch := map[string]int{} // account ID → index in batch
