@@ -55,7 +55,14 @@ type Service struct {
 
 	// Requests counts directory requests (for tests and metrics).
 	requests int64
+
+	observe func(cached bool, found bool, err error)
 }
+
+// SetObserver has f called after every lookup that reached the cache or the directory:
+// whether the cache answered, whether someone was found, and the error (metrics). Set it
+// before the first lookup.
+func (s *Service) SetObserver(f func(cached, found bool, err error)) { s.observe = f }
 
 type entry struct {
 	matches []crm.Match
@@ -132,6 +139,9 @@ func (s *Service) Lookup(ctx context.Context, n phone.Number) (Result, error) {
 	s.mu.Lock()
 	if e, ok := s.cache[key]; ok && now.Before(e.expires) {
 		s.mu.Unlock()
+		if s.observe != nil {
+			s.observe(true, len(e.matches) > 0, nil)
+		}
 		return Result{Matches: e.matches, Cached: true}, nil
 	}
 	f, shared := s.flights[key]
@@ -150,8 +160,14 @@ func (s *Service) Lookup(ctx context.Context, n phone.Number) (Result, error) {
 	s.mu.Unlock()
 	select {
 	case <-f.done:
+		if s.observe != nil {
+			s.observe(false, len(f.matches) > 0, f.err)
+		}
 		return Result{Matches: f.matches, Shared: shared}, f.err
 	case <-ctx.Done():
+		if s.observe != nil {
+			s.observe(false, false, ctx.Err())
+		}
 		return Result{}, ctx.Err()
 	}
 }

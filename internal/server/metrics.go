@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/phone"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own.
@@ -20,6 +23,9 @@ type metrics struct {
 	sources     *prometheus.GaugeVec
 	outboxDepth *prometheus.GaugeVec
 	outboxAge   prometheus.Gauge
+	lookups     *prometheus.CounterVec
+	crmLatency  *prometheus.HistogramVec
+	crmErrors   *prometheus.CounterVec
 	s           *Server
 }
 
@@ -34,7 +40,14 @@ func newMetrics(s *Server) *metrics {
 	m.sources = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_source_up", Help: "1 when a phone-system connection is up."}, []string{"source"})
 	m.outboxDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_outbox_items", Help: "Outbox items by state."}, []string{"state"})
 	m.outboxAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringside_outbox_oldest_age_seconds", Help: "Age of the oldest pending outbox item."})
-	m.reg.MustRegister(m.popLatency, m.events, m.sources, m.outboxDepth, m.outboxAge,
+	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_lookups_total",
+		Help: "Caller lookups by where the answer came from (cache, index, live) and result (found, unknown, error, timeout)."}, []string{"source", "result"})
+	m.crmLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ringside_crm_request_seconds",
+		Help:    "Time the CRM directory took per operation (lookup, get, create, log_call).",
+		Buckets: []float64{.00001, .0001, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"op"})
+	m.crmErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_crm_errors_total",
+		Help: "CRM operations that failed, by operation and kind (unavailable, not_found, other)."}, []string{"op", "kind"})
+	m.reg.MustRegister(m.popLatency, m.events, m.sources, m.outboxDepth, m.outboxAge, m.lookups, m.crmLatency, m.crmErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_agents_connected", Help: "Live agent connections."},
 			func() float64 { return float64(s.hub.Connected()) }),
@@ -89,4 +102,75 @@ func (m *metrics) refresh(ctx context.Context) {
 	} else {
 		m.outboxAge.Set(time.Since(oldest).Seconds())
 	}
+}
+
+// lookupObserved counts one caller lookup (lookup.Service observer).
+func (m *metrics) lookupObserved(cached, found bool, err error) {
+	source := "cache"
+	if !cached {
+		source = "index"
+		if r, ok := m.s.dir.(interface{ Ready() bool }); ok && !r.Ready() {
+			source = "live" // a CRM whose local index is not synced answers with a query
+		}
+	}
+	result := "unknown"
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		result = "timeout"
+	case err != nil:
+		result = "error"
+	case found:
+		result = "found"
+	}
+	m.lookups.WithLabelValues(source, result).Inc()
+}
+
+// crmObserved records one directory operation.
+func (m *metrics) crmObserved(op string, d time.Duration, err error) {
+	m.crmLatency.WithLabelValues(op).Observe(d.Seconds())
+	if err == nil {
+		return
+	}
+	kind := "other"
+	switch {
+	case errors.Is(err, crm.ErrUnavailable):
+		kind = "unavailable"
+	case errors.Is(err, crm.ErrNotFound):
+		kind = "not_found"
+	}
+	m.crmErrors.WithLabelValues(op, kind).Inc()
+}
+
+// timedDirectory measures a directory's lookups and reads for the metrics; the lookup
+// service sits on top of it.
+type timedDirectory struct {
+	crm.Directory
+	m *metrics
+}
+
+func (t timedDirectory) Lookup(ctx context.Context, n phone.Number) ([]crm.Match, error) {
+	start := time.Now()
+	ms, err := t.Directory.Lookup(ctx, n)
+	t.m.crmObserved("lookup", time.Since(start), err)
+	return ms, err
+}
+
+func (t timedDirectory) Get(ctx context.Context, ref crm.Ref) (crm.Record, error) {
+	start := time.Now()
+	r, err := t.Directory.Get(ctx, ref)
+	t.m.crmObserved("get", time.Since(start), err)
+	return r, err
+}
+
+// timedLogger measures activity writes.
+type timedLogger struct {
+	crm.ActivityLogger
+	m *metrics
+}
+
+func (t timedLogger) LogCall(ctx context.Context, a crm.Activity) error {
+	start := time.Now()
+	err := t.ActivityLogger.LogCall(ctx, a)
+	t.m.crmObserved("log_call", time.Since(start), err)
+	return err
 }

@@ -150,12 +150,13 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.lookup, err = lookup.New(s.dir, cfg.Lookup, s.log.With("component", "lookup")); err != nil {
+	s.met = newMetrics(s) // its gauges read the parts built below when scraped
+	if s.lookup, err = lookup.New(timedDirectory{s.dir, s.met}, cfg.Lookup, s.log.With("component", "lookup")); err != nil {
 		return cfg.Errorf("lookup", "%v", err)
 	}
+	s.lookup.SetObserver(s.met.lookupObserved)
 	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns, Written: func(m []byte, since time.Time) { s.met.written(m, since) }})
 	s.track = call.NewTracker(call.TrackerConfig{Parse: s.parser.Parse, MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace})
-	s.met = newMetrics(s)
 	_, logs := s.dir.(crm.ActivityLogger)
 	s.pipe = newPipeline(s.log.With("component", "pipeline"), s.track, s.lookup, s.parser, s.hub, s.st, logs, 0)
 	s.pipe.agentOf = s.agentOf
@@ -168,7 +169,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	handlers := map[string]outbox.Handler{}
 	if l, ok := s.dir.(crm.ActivityLogger); ok {
-		handlers[activity.Kind] = outbox.Handler(activity.Handler(l))
+		handlers[activity.Kind] = outbox.Handler(activity.Handler(timedLogger{l, s.met}))
 	}
 	handlers[rules.WebhookKind] = outbox.Handler(eng.WebhookHandler())
 	node := nodeName()
@@ -345,6 +346,7 @@ func (s *Server) Run(ctx context.Context) error {
 // refreshLoop keeps the users and extensions current (the CLI may add users while the
 // server runs) and the metrics of the outbox.
 func (s *Server) refreshLoop(ctx context.Context) {
+	s.met.refresh(ctx)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
