@@ -23,8 +23,9 @@ type Index struct {
 	minSuffix int
 	seed      maphash.Seed
 
-	arena []byte // texts; see appendEntry
-	dead  int    // bytes of arena that nothing refers to any more (compacted away)
+	arena     []byte // texts; see appendEntry
+	dead      int    // bytes of arena that nothing refers to any more (compacted away)
+	compactAt int    // the fewest dead bytes worth a compaction
 
 	recs    []rec            // the record keys
 	freeRec int32            // head of the free-rec chain (through rec.head), or none
@@ -85,6 +86,7 @@ func NewIndex(minSuffix int) *Index {
 	return &Index{
 		minSuffix: max(minSuffix, 0),
 		seed:      maphash.MakeSeed(),
+		compactAt: 4 << 20,
 		free:      none,
 		freeRec:   none,
 		keys:      map[uint64]int32{},
@@ -284,8 +286,7 @@ func (x *Index) alloc() int32 {
 // at least a few MB) is dead, so that replacing records over and over keeps memory
 // bounded at an amortised O(1) cost per byte written.
 func (x *Index) maybeCompact() {
-	const minDead = 4 << 20
-	if x.dead < minDead || x.dead < len(x.arena)/2 {
+	if x.dead < x.compactAt || x.dead < len(x.arena)/2 {
 		return
 	}
 	x.compact()

@@ -238,13 +238,18 @@ func checkChains(t *testing.T, x *Index) {
 // TestIndexCompact replaces records until the arena is compacted several times; every
 // record is still found by its current numbers only.
 func TestIndexCompact(t *testing.T) {
-	p := newTestParser(t)
 	x := NewIndex(8)
-	const records = 2000
+	x.compactAt = 1 << 10
+	const records = 500
+	num := func(i int) Number {
+		e := fmt.Sprintf("+4930%07d", 1000000+i)
+		return Number{Raw: fmt.Sprint("030 ", 1000000+i), E164: e, Region: "DE", Digits: e[1:]}
+	}
 	compactions := 0
 	for round := range 60 {
 		for i := range records {
-			n := p.ParseStored(fmt.Sprintf("+49 30 %07d ext. %d", 1000000+i+round*records, round), "")
+			n := num(i + round*records)
+			n.Extension = fmt.Sprint(round)
 			before := len(x.arena)
 			x.Set(fmt.Sprintf("contact/%d", i), []Entry{{fmt.Sprint("field", round), n}})
 			if len(x.arena) < before {
@@ -260,13 +265,13 @@ func TestIndexCompact(t *testing.T) {
 	}
 	checkChains(t, x)
 	for i := range records {
-		old := p.Parse(fmt.Sprintf("+4930%07d", 1000000+i))
-		if hs := x.Lookup(old); len(hs) != 0 {
+		if hs := x.Lookup(num(i)); len(hs) != 0 {
 			t.Fatalf("old number of contact/%d still found: %+v", i, hs)
 		}
-		cur := p.Parse(fmt.Sprintf("+4930%07d", 1000000+i+59*records))
+		cur := num(i + 59*records)
+		cur.Extension = "59"
 		hs := x.Lookup(cur)
-		if len(hs) != 1 || hs[0].Key != fmt.Sprintf("contact/%d", i) || hs[0].Field != "field59" || hs[0].Stored.Extension != "59" {
+		if len(hs) != 1 || hs[0].Key != fmt.Sprintf("contact/%d", i) || hs[0].Field != "field59" || hs[0].Stored != cur {
 			t.Fatalf("contact/%d: %+v", i, hs)
 		}
 	}

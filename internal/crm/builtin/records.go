@@ -15,9 +15,10 @@ import (
 // record makes its strings (one allocation for the texts, one for the phones). Not safe
 // for concurrent use: Directory.mu guards it.
 type records struct {
-	seed  maphash.Seed
-	arena []byte
-	dead  int // bytes of arena nothing refers to any more (compacted away)
+	seed      maphash.Seed
+	arena     []byte
+	dead      int // bytes of arena nothing refers to any more (compacted away)
+	compactAt int // the fewest dead bytes worth a compaction
 
 	ents  []recEnt
 	byKey map[uint64]int32 // hash of "entity/id" → first entry with that hash (chain through recEnt.next)
@@ -46,7 +47,7 @@ const (
 )
 
 func newRecords() *records {
-	return &records{seed: maphash.MakeSeed(), byKey: map[uint64]int32{}}
+	return &records{seed: maphash.MakeSeed(), compactAt: 4 << 20, byKey: map[uint64]int32{}}
 }
 
 // len returns the number of records.
@@ -130,8 +131,7 @@ func (t *records) putHash(key string, h uint64, r crm.Record) {
 // maybeCompact copies the live records into a new arena once more than half of it (and
 // at least a few MB) is dead: replacing records over and over keeps memory bounded.
 func (t *records) maybeCompact() {
-	const minDead = 4 << 20
-	if t.dead < minDead || t.dead < len(t.arena)/2 {
+	if t.dead < t.compactAt || t.dead < len(t.arena)/2 {
 		return
 	}
 	a := make([]byte, 0, len(t.arena)-t.dead+len(t.arena)/8)

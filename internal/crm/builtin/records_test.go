@@ -73,7 +73,8 @@ func TestRecordsHashCollision(t *testing.T) {
 // of each is kept, and the arena stays bounded.
 func TestRecordsCompact(t *testing.T) {
 	tb := newRecords()
-	const n = 1000
+	tb.compactAt = 1 << 10
+	const n = 200
 	compactions := 0
 	for round := range 100 {
 		for i := range n {
