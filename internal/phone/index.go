@@ -3,6 +3,7 @@ package phone
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 	"sync"
 )
 
@@ -164,7 +165,10 @@ func appendEntry(b []byte, e Entry) []byte {
 func parts(b []byte, want int) (p [nParts][2]int) {
 	at := 0
 	for i := range want {
-		n, w := binary.Uvarint(b[at:])
+		n, w := uint64(b[at]), 1
+		if n >= 0x80 { // not one byte: a text of 127 bytes or more
+			n, w = binary.Uvarint(b[at:])
+		}
 		at += w
 		if n == 0 { // the E.164 form's
 			p[i] = p[partE164]
@@ -486,15 +490,20 @@ func (r *results) add(sl *slot, how MatchKind) {
 	r.out = append(r.out, r.x.hit(sl, how))
 }
 
-// hit makes the Hit of slot sl: two allocations, the key and the entry's texts.
+// hit makes the Hit of slot sl, with one allocation for its strings: the entry's texts
+// followed by the key.
 func (x *Index) hit(sl *slot, how MatchKind) Hit {
 	rc := &x.recs[sl.rec]
 	b := x.arena[sl.off : sl.off+sl.n]
-	s := string(b)
+	var sb strings.Builder
+	sb.Grow(len(b) + int(rc.n))
+	sb.Write(b)
+	sb.Write(x.arena[rc.off : rc.off+rc.n])
+	s := sb.String()
 	p := parts(b, nParts)
 	part := func(i int) string { return s[p[i][0]:p[i][1]] }
 	return Hit{
-		Key:   string(x.arena[rc.off : rc.off+rc.n]),
+		Key:   s[len(b):],
 		Field: part(partField),
 		Stored: Number{Raw: part(partRaw), E164: part(partE164), Region: part(partRegion),
 			Extension: part(partExtension), Digits: part(partDigits)},
