@@ -251,11 +251,10 @@ func (d *Directory) applyAll(recs []crm.Record) {
 // view returns the record stored under key as callers see it: with its URL, and a
 // contact's company is its account's name. The caller holds d.mu (read).
 func (d *Directory) view(key string) (crm.Record, bool) {
-	out, ok := d.recs.get(key)
+	out, ok := d.recs.getURL(key, true, d.cfg.BaseURL)
 	if !ok {
 		return crm.Record{}, false
 	}
-	out.URL = d.URL(out.Ref)
 	if out.Entity == crm.Contact && out.AccountID != "" {
 		if name, ok := d.recs.name("account/" + out.AccountID); ok {
 			out.Company = name

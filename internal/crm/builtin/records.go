@@ -3,6 +3,7 @@ package builtin
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"strings"
 
 	"github.com/ringside/ringside/internal/crm"
 )
@@ -81,13 +82,17 @@ func (t *records) bytes(e int32) []byte {
 	return t.arena[en.off : en.off+en.n]
 }
 
-// get returns the record stored under key, URL not set.
-func (t *records) get(key string) (crm.Record, bool) {
+// get returns the record stored under key, without a URL.
+func (t *records) get(key string) (crm.Record, bool) { return t.getURL(key, false, "") }
+
+// getURL returns the record stored under key; with withURL, its URL is urlBase +
+// "/crm/{entity}/{id}".
+func (t *records) getURL(key string, withURL bool, urlBase string) (crm.Record, bool) {
 	e := t.find(key, t.hash(key))
 	if e == none {
 		return crm.Record{}, false
 	}
-	return decodeRecord(t.bytes(e)), true
+	return decodeRecord(t.bytes(e), withURL, urlBase), true
 }
 
 // name returns the Name of the record stored under key.
@@ -177,17 +182,30 @@ func parts(b []byte, p *[nParts][2]int, want int) int {
 	return at
 }
 
-// decodeRecord reads a record written by appendRecord.
-func decodeRecord(b []byte) crm.Record {
-	s := string(b) // one allocation for every text of the record
+// decodeRecord reads a record written by appendRecord, with its URL when withURL (see
+// records.getURL).
+func decodeRecord(b []byte, withURL bool, urlBase string) crm.Record {
 	var p [nParts][2]int
 	at := parts(b, &p, nParts)
+	// One allocation for every text of the record: b, then the URL.
+	var sb strings.Builder
+	ent, id := b[p[partEntity][0]:p[partEntity][1]], b[p[partID][0]:p[partID][1]]
+	sb.Grow(len(b) + len(urlBase) + len("/crm//") + len(ent) + len(id))
+	sb.Write(b)
+	if withURL {
+		sb.WriteString(urlBase)
+		sb.WriteString("/crm/")
+		sb.Write(ent)
+		sb.WriteByte('/')
+		sb.Write(id)
+	}
+	s := sb.String()
 	part := func(i int) string { return s[p[i][0]:p[i][1]] }
 	r := crm.Record{
 		Ref:  crm.Ref{Entity: crm.Entity(part(partEntity)), ID: part(partID)},
 		Name: part(partName), FirstName: part(partFirstName), LastName: part(partLastName),
 		Company: part(partCompany), Email: part(partEmail), Country: part(partCountry),
-		AccountID: part(partAccountID),
+		AccountID: part(partAccountID), URL: s[len(b):],
 	}
 	next := func() string {
 		n, w := binary.Uvarint(b[at:])

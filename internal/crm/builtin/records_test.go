@@ -30,6 +30,11 @@ func TestRecordsRoundTrip(t *testing.T) {
 		if diff := cmp.Diff(r, got); diff != "" {
 			t.Errorf("%s (-put +got):\n%s", key(r.Ref), diff)
 		}
+		want := r
+		want.URL = "https://crm.example/crm/" + string(r.Entity) + "/" + r.ID
+		if got, _ := tb.getURL(key(r.Ref), true, "https://crm.example"); !cmp.Equal(want, got) {
+			t.Errorf("%s with URL: %+v", key(r.Ref), got)
+		}
 		if name, _ := tb.name(key(r.Ref)); name != r.Name {
 			t.Errorf("%s: name %q", key(r.Ref), name)
 		}
@@ -60,7 +65,7 @@ func TestRecordsHashCollision(t *testing.T) {
 		if e == none {
 			t.Fatalf("%s lost", k)
 		}
-		if got := decodeRecord(tb.bytes(e)).Name; got != want {
+		if got := decodeRecord(tb.bytes(e), false, "").Name; got != want {
 			t.Errorf("%s: %q, want %q", k, got, want)
 		}
 	}
