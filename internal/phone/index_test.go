@@ -333,3 +333,17 @@ func TestIndexStoredRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexLookupAllocs: a miss allocates nothing, a hit its slice and one string.
+func TestIndexLookupAllocs(t *testing.T) {
+	x := NewIndex(8)
+	stored := Number{Raw: "030 1234567", E164: "+49301234567", Region: "DE", Digits: "49301234567"}
+	x.Set("contact/1", []Entry{{"telephone1", stored}})
+	miss := Number{E164: "+49307654321", Digits: "49307654321"}
+	if n := testing.AllocsPerRun(100, func() { x.Lookup(miss) }); n != 0 {
+		t.Errorf("a miss allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { x.Lookup(stored) }); n != 2 {
+		t.Errorf("a hit allocates %v times, want 2", n)
+	}
+}
