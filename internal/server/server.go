@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -202,6 +203,9 @@ func (s *Server) build(ctx context.Context) error {
 		if err := l.Load(ctx); err != nil {
 			return fmt.Errorf("crm: loading the directory: %w", err)
 		}
+		// Loading a large directory leaves as much garbage as the directory itself (rows,
+		// parsed numbers): give it back now rather than carry it as resident memory.
+		debug.FreeOSMemory()
 	}
 	if s.opt.Demo {
 		if err := s.seedDemo(ctx); err != nil {
