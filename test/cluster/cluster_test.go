@@ -4,8 +4,6 @@
 package cluster
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -191,18 +189,9 @@ func tail(s string, n int) string {
 	return strings.Join(l, "\n")
 }
 
-type msg struct {
-	Type   string `json:"type"`
-	Resync bool   `json:"resync"`
-	Call   struct {
-		ID string `json:"id"`
-	} `json:"call"`
-	Matches []struct {
-		Name string `json:"name"`
-	} `json:"matches"`
-}
+type msg = testenv.Msg
 
-type agent struct{ msgs chan msg }
+type agent struct{ *testenv.Stream }
 
 func (e *env) connect(p *proc, user string) *agent {
 	t := e.t
@@ -214,66 +203,21 @@ func (e *env) connect(p *proc, user string) *agent {
 	}
 	t.Cleanup(func() { ws.CloseNow() })
 	ws.SetReadLimit(1 << 20)
-	a := &agent{msgs: make(chan msg, 1000)}
-	go func() {
-		for {
-			_, b, err := ws.Read(context.WithoutCancel(t.Context()))
-			if err != nil {
-				return
-			}
-			var m msg
-			if json.Unmarshal(b, &m) == nil {
-				a.msgs <- m
-			}
-		}
-	}()
+	a := &agent{testenv.ReadStream(t, ws)}
 	return a
 }
 
 func (a *agent) until(t *testing.T, d time.Duration, what string, ok func(msg) bool) []msg {
 	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	var got []msg
-	for {
-		select {
-		case m := <-a.msgs:
-			got = append(got, m)
-			if ok(m) {
-				return got
-			}
-		case <-timer.C:
-			t.Fatalf("no %s within %s; got %+v", what, d, got)
-		}
-	}
+	return a.Until(t, d, what, ok)
 }
 
-func pops(ms []msg, id string) int {
-	n := 0
-	for _, m := range ms {
-		if m.Type == "call.ringing" && !m.Resync && m.Call.ID == id {
-			n++
-		}
-	}
-	return n
-}
+func pops(ms []msg, id string) int { return testenv.Pops(ms, id) }
 
 // eventually polls another process's state until cond holds.
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		last = err
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last error: %v)", what, d, last)
-		}
-		time.Sleep(100 * time.Millisecond) // polling another process, not ordering
-	}
+	testenv.Eventually(t, d, what, cond)
 }
 
 func jane() []crm.Record {

@@ -5,7 +5,6 @@ package fault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/ringside/ringside/internal/outbox"
 	"github.com/ringside/ringside/internal/server"
 	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/testenv"
 )
 
 // node is a server running in-process for one test.
@@ -108,24 +108,12 @@ func (n *node) post(t *testing.T, body string) {
 }
 
 // msg is the part of a stream message the tests look at.
-type msg struct {
-	Type   string `json:"type"`
-	Resync bool   `json:"resync"`
-	Lookup string `json:"lookup"`
-	Call   struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	} `json:"call"`
-	Matches []struct {
-		Name string `json:"name"`
-	} `json:"matches"`
-}
+type msg = testenv.Msg
 
 // agent is a stream client that reads every message into a channel.
 type agent struct {
-	ws   *websocket.Conn
-	msgs chan msg
-	done chan struct{}
+	ws *websocket.Conn
+	*testenv.Stream
 }
 
 // connect opens user's stream. rcvbuf > 0 shrinks the socket's receive buffer (a client
@@ -148,7 +136,7 @@ func (n *node) connect(t *testing.T, user string, read bool, rcvbuf int) *agent 
 		t.Fatal(err)
 	}
 	ws.SetReadLimit(1 << 20)
-	a := &agent{ws: ws, msgs: make(chan msg, 10000), done: make(chan struct{})}
+	a := &agent{ws: ws}
 	t.Cleanup(func() { ws.CloseNow() })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -156,69 +144,21 @@ func (n *node) connect(t *testing.T, user string, read bool, rcvbuf int) *agent 
 		t.Fatalf("greeting: %s %v", b, err)
 	}
 	if read {
-		go func() {
-			defer close(a.done)
-			for {
-				_, b, err := ws.Read(context.WithoutCancel(t.Context()))
-				if err != nil {
-					return
-				}
-				var m msg
-				if json.Unmarshal(b, &m) == nil {
-					a.msgs <- m
-				}
-			}
-		}()
+		a.Stream = testenv.ReadStream(t, ws)
 	}
 	return a
 }
 
-// until reads messages until one satisfies ok, and returns everything read.
 func (a *agent) until(t *testing.T, d time.Duration, what string, ok func(msg) bool) []msg {
 	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	var got []msg
-	for {
-		select {
-		case m := <-a.msgs:
-			got = append(got, m)
-			if ok(m) {
-				return got
-			}
-		case <-timer.C:
-			t.Fatalf("no %s within %s; got %+v", what, d, got)
-		}
-	}
+	return a.Until(t, d, what, ok)
 }
 
-// pops counts the call.ringing messages that are not resynchronisations.
-func pops(ms []msg, callID string) int {
-	n := 0
-	for _, m := range ms {
-		if m.Type == "call.ringing" && !m.Resync && m.Call.ID == callID {
-			n++
-		}
-	}
-	return n
-}
+func pops(ms []msg, callID string) int { return testenv.Pops(ms, callID) }
 
-// eventually polls cond (the state of another component) until it holds.
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		last = err
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (last error: %v)", what, d, last)
-		}
-		time.Sleep(50 * time.Millisecond) // polling another component's state, not ordering
-	}
+	testenv.Eventually(t, d, what, cond)
 }
 
 var errNotYet = errors.New("not yet")
