@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/telephonytest"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -133,35 +133,6 @@ func eventLines(sigs []call.Signal) []string {
 	return out
 }
 
-func readLines(t *testing.T, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestCases -update to create it)", err)
-	}
-	if len(b) == 0 {
-		return nil
-	}
-	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-}
-
-func golden(t *testing.T, path string, got []string) {
-	t.Helper()
-	if *update {
-		text := ""
-		if len(got) > 0 {
-			text = strings.Join(got, "\n") + "\n"
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if diff := cmp.Diff(readLines(t, path), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
-
 // TestCases replays every case folder in testdata/ and compares the signals and the
 // tracker's events with the golden files.
 func TestCases(t *testing.T) {
@@ -242,4 +213,9 @@ func TestReplayAPI(t *testing.T) {
 	if diff := cmp.Diff(replay(t, testSettings(t, nil), fixture(t, "blind_transfer.ami")), got); diff != "" {
 		t.Error(diff)
 	}
+}
+
+func golden(t *testing.T, path string, got []string) {
+	t.Helper()
+	telephonytest.Golden(t, path, got, *update)
 }

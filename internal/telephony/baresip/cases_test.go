@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/telephonytest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -107,31 +106,6 @@ func eventLines(sigs []call.Signal) []string {
 	return out
 }
 
-func golden(t *testing.T, path string, got []string) {
-	t.Helper()
-	if *update {
-		text := ""
-		if len(got) > 0 {
-			text = strings.Join(got, "\n") + "\n"
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestCases -update to create it)", err)
-	}
-	var want []string
-	if len(b) > 0 {
-		want = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
-
 // TestCases replays every capture in testdata/<case>/input.ns (recorded from baresip
 // 1.0.0 driven by the sipp scenarios in testdata/sipp; see the README) and compares the
 // signals and the tracker's events with the golden files. An optional config.json holds
@@ -159,4 +133,9 @@ func TestCases(t *testing.T) {
 			golden(t, filepath.Join(dir, "want.events.jsonl"), eventLines(sigs))
 		})
 	}
+}
+
+func golden(t *testing.T, path string, got []string) {
+	t.Helper()
+	telephonytest.Golden(t, path, got, *update)
 }

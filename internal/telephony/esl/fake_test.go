@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ringside/ringside/internal/telephony/telephonytest"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -216,5 +217,5 @@ func (fc *fakeConn) waitClosed() error {
 }
 
 func goldenSignals(t *testing.T, name string) []string {
-	return readLines(t, filepath.Join("testdata", name, "want.signals.jsonl"))
+	return telephonytest.GoldenLines(t, filepath.Join("testdata", name, "want.signals.jsonl"))
 }

@@ -1,7 +1,6 @@
 package esl
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/telephonytest"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -124,36 +124,6 @@ func eventLines(sigs []call.Signal) []string {
 	return out
 }
 
-func readLines(t testing.TB, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if sc.Text() != "" {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
-}
-
-func golden(t *testing.T, path string, got []string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(strings.Join(got, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(readLines(t, path), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", path, d)
-	}
-}
-
 // TestCases replays every case under testdata/: a case named after a capture scenario reads
 // ../shared/fixtures/freeswitch-esl/<case>.{plain,json}.esl; a case with its own
 // input.*.esl files reads those. Every input of a case must give the same signals.
@@ -193,4 +163,9 @@ func TestCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+func golden(t *testing.T, path string, got []string) {
+	t.Helper()
+	telephonytest.Golden(t, path, got, *update)
 }
