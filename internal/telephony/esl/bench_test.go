@@ -23,7 +23,7 @@ import (
 // order, as on the wire.
 func scenarioStream(b testing.TB, format string) (stream []byte, bodies [][]byte) {
 	b.Helper()
-	files, _ := filepath.Glob(filepath.Join(testenv.Shared(b, "fixtures", "freeswitch-esl"), "*."+format+".esl"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Capture(b, "freeswitch-esl"), "*."+format+".esl"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {

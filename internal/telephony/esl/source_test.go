@@ -87,7 +87,7 @@ func TestAuthFailed(t *testing.T) {
 	fc := fs.next(t)
 	fc.write([]byte("Content-Type: auth/request\n\n"))
 	fc.expect("auth not-the-password\n")
-	data, err := os.ReadFile(testenv.Shared(t, "fixtures", "freeswitch-esl", "auth_failed.esl"))
+	data, err := os.ReadFile(testenv.Capture(t, "freeswitch-esl", "auth_failed.esl"))
 	if err != nil {
 		t.Fatal(err)
 	}
