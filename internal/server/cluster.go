@@ -95,7 +95,7 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var runErr error
-	s.met.sourceState(ns.name, "standby")
+	s.met.sourceState(ns.name, stateStandby)
 	s.clu.leases.Hold(ctx, "telephony/"+ns.name, func(lctx context.Context) {
 		s.setHeld(ns.name, true)
 		defer s.setHeld(ns.name, false)
@@ -103,7 +103,7 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 			runErr = err
 			cancel()
 		}
-		s.met.sourceState(ns.name, "standby")
+		s.met.sourceState(ns.name, stateStandby)
 	})
 	return runErr
 }

@@ -182,3 +182,17 @@ func (s *Server) configExtensions(ctx context.Context) []string {
 	}
 	return out
 }
+
+// sourceReadiness is a source's state for /readyz in the words every source uses: "up",
+// "connecting", "down: why", "failed: why", or "standby" on a node of a cluster that
+// waits for the source's lease while another node runs it. Sources without a state
+// (none today) are "up".
+func (s *Server) sourceReadiness(ns namedSource) string {
+	if s.standby(ns.name) {
+		return stateStandby
+	}
+	if st, ok := ns.src.(telephony.Stater); ok {
+		return telephony.Describe(st.State())
+	}
+	return telephony.StateUp
+}

@@ -297,7 +297,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.sources)+2)
 	for _, ns := range s.sources {
 		wg.Go(func() {
-			s.met.sourceState(ns.name, "connecting")
+			s.met.sourceState(ns.name, telephony.StateConnecting)
 			if err := s.runSource(ctx, ns); err != nil {
 				s.log.Error("telephony source stopped", "source", ns.name, "err", err)
 				errc <- fmt.Errorf("telephony source %s: %w", ns.name, err)
@@ -567,16 +567,7 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 	}
 	s.clusterReadiness(out)
 	for _, ns := range s.sources {
-		key := "telephony/" + ns.name
-		out[key] = ""
-		if s.standby(ns.name) {
-			continue // another node holds it
-		}
-		if st, ok := ns.src.(telephony.Stater); ok {
-			if state, reason := st.State(); state != "connected" {
-				out[key] = strings.TrimSpace(state + " " + reason)
-			}
-		}
+		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
 }

@@ -26,8 +26,30 @@ type Dialer interface {
 
 // A Stater reports the state of a source's connection, for /readyz and metrics.
 type Stater interface {
-	// State is "connected", "connecting" or "down", with a reason for the latter.
+	// State is one of the state words (StateConnecting, StateUp, StateDown, StateFailed),
+	// with why for down and failed.
 	State() (state string, reason string)
+}
+
+// The state words every source reports (Describe joins a word and its reason).
+const (
+	// StateConnecting: the first connection is being made.
+	StateConnecting = "connecting"
+	// StateUp: connected, following calls.
+	StateUp = "up"
+	// StateDown: not connected; the reason says why, and the source keeps trying
+	// (or was stopped: "stopped", or not started yet: "not started").
+	StateDown = "down"
+	// StateFailed: stopped for good; the reason says why (a refused password).
+	StateFailed = "failed"
+)
+
+// Describe is a state as /readyz shows it: "up", "connecting", "down: why", "failed: why".
+func Describe(state, reason string) string {
+	if reason == "" {
+		return state
+	}
+	return state + ": " + reason
 }
 
 // ErrDialUnsupported says that a phone system cannot place calls for us.

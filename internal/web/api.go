@@ -448,14 +448,22 @@ func (w *Web) readyz(rw http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	out := map[string]any{}
 	for k, v := range checks {
-		if v != "" {
+		if !readyValue(v) {
 			code = http.StatusServiceUnavailable
 			out[k] = v
-		} else {
+		} else if v == "" {
 			out[k] = "ok"
+		} else {
+			out[k] = v
 		}
 	}
 	writeJSON(rw, code, map[string]any{"ready": code == http.StatusOK, "checks": out})
+}
+
+// readyValue reports whether a check's value means ready: "" (shown as ok), or a phone
+// system's "up", or "standby" (another node of the cluster runs it).
+func readyValue(v string) bool {
+	return v == "" || v == "up" || v == "standby"
 }
 
 // listRules shows admins the rules in force (configured, or the defaults), read-only.

@@ -44,7 +44,7 @@ func startSource(t *testing.T, b *baresiptest.Baresip, cfg baresip.Config) (*bar
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitState(t, src, "connected")
+	waitState(t, src, "up")
 	return src, rec
 }
 
