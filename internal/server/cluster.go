@@ -99,6 +99,11 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 	s.clu.leases.Hold(ctx, "telephony/"+ns.name, func(lctx context.Context) {
 		s.setHeld(ns.name, true)
 		defer s.setHeld(ns.name, false)
+		lctx, stop := context.WithCancel(lctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		s.serveDial(lctx, &wg, ns) // other nodes' click-to-dial for this source
 		if err := ns.src.Run(lctx, s.pipe.Emit); err != nil {
 			runErr = err
 			cancel()

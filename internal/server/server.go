@@ -82,9 +82,10 @@ type Server struct {
 }
 
 type namedSource struct {
-	name string
-	kind string
-	src  telephony.Source
+	name   string
+	kind   string
+	src    telephony.Source
+	serves telephony.Extensions // the extensions: list of its section (click-to-dial)
 }
 
 // New builds a server: it opens the store (creating the data dir) and loads the
@@ -186,7 +187,11 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src})
+		serves, err := telephony.ParseExtensions(sec.Extensions)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sec.Where(), err)
+		}
+		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src, serves: serves})
 		if h, ok := src.(http.Handler); ok {
 			key := sec.Name
 			if i == 0 || (sec.Kind == "webhook" && httpSources[""] == nil) {
@@ -474,22 +479,6 @@ Ringside demo
               http://%s/api/v1/events
 `, listen, DemoPassword, DemoPassword, strings.TrimSpace(string(tok)), listen)
 	return nil
-}
-
-func (s *Server) dial(ctx context.Context, u store.User, number string) error {
-	for _, ns := range s.sources {
-		if d, ok := ns.src.(telephony.Dialer); ok {
-			return d.Dial(ctx, u.Extensions[0], number)
-		}
-	}
-	if ok, err := s.comp.dial(ctx, u, number); ok {
-		return err
-	}
-	kinds := []string{}
-	for _, ns := range s.sources {
-		kinds = append(kinds, ns.kind)
-	}
-	return fmt.Errorf("%w: the configured phone system (%s) only reports calls; click-to-dial needs a connector that can place calls (ami, esl) or the desktop companion", telephony.ErrDialUnsupported, strings.Join(kinds, ", "))
 }
 
 // hello greets a new stream connection: who it is, and the calls in progress on the

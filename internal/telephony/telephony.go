@@ -54,3 +54,8 @@ func Describe(state, reason string) string {
 
 // ErrDialUnsupported says that a phone system cannot place calls for us.
 var ErrDialUnsupported = errors.New("telephony: this phone system cannot place calls")
+
+// ErrDialUnavailable says that the phone system that would place the call is not
+// connected right now (on this node, or on the node of a cluster that runs it). Trying
+// again later may work.
+var ErrDialUnavailable = errors.New("telephony: the phone system is not connected right now")

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/cluster"
+	"github.com/ringside/ringside/internal/cluster/clustertest"
+	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/telephony"
+)
+
+// fakePBX is a phone system that can dial and says its state.
+type fakePBX struct {
+	mu    sync.Mutex
+	state string
+	dials []string // extension>number
+}
+
+func (f *fakePBX) Run(ctx context.Context, _ func(call.Signal)) error { <-ctx.Done(); return nil }
+func (f *fakePBX) Dial(_ context.Context, ext, number string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dials = append(f.dials, ext+">"+number)
+	return nil
+}
+func (f *fakePBX) State() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state == "" {
+		return telephony.StateUp, ""
+	}
+	return f.state, "connection refused"
+}
+func (f *fakePBX) calls() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.dials, ",")
+}
+
+func source(t *testing.T, name string, src telephony.Source, exts ...string) namedSource {
+	t.Helper()
+	x, err := telephony.ParseExtensions(exts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return namedSource{name: name, kind: "ami", src: src, serves: x}
+}
+
+func user(ext string) store.User { return store.User{Name: "u" + ext, Extensions: []string{ext}} }
+
+// TestDialTwoPhoneSystems: with two phone systems, click-to-dial goes through the one
+// whose extensions: serve the user's extension (it always used the first one).
+func TestDialTwoPhoneSystems(t *testing.T) {
+	berlin, munich := &fakePBX{}, &fakePBX{}
+	s := &Server{log: slog.New(slog.DiscardHandler), sources: []namedSource{
+		source(t, "berlin", berlin, "200-299"),
+		source(t, "munich", munich, "3*", "401"),
+	}}
+	for _, tc := range []struct{ ext, berlin, munich string }{
+		{"201", "201>+4930123", ""},
+		{"301", "201>+4930123", "301>+4930123"},
+		{"401", "201>+4930123", "301>+4930123,401>+4930123"},
+	} {
+		if err := s.dial(t.Context(), user(tc.ext), "+4930123"); err != nil {
+			t.Fatalf("dial from %s: %v", tc.ext, err)
+		}
+		if berlin.calls() != tc.berlin || munich.calls() != tc.munich {
+			t.Errorf("after dialling from %s: berlin %q, munich %q; want %q, %q", tc.ext, berlin.calls(), munich.calls(), tc.berlin, tc.munich)
+		}
+	}
+
+	// No source serves the extension: plain words, not an internal error.
+	err := s.dial(t.Context(), user("999"), "+4930123")
+	if !errors.Is(err, telephony.ErrDialUnsupported) || !strings.Contains(err.Error(), "extension 999") {
+		t.Errorf("dial from 999 = %v, want ErrDialUnsupported naming the extension", err)
+	}
+	// The serving source is down: unavailable, with why.
+	munich.state = telephony.StateDown
+	err = s.dial(t.Context(), user("301"), "+4930123")
+	if !errors.Is(err, telephony.ErrDialUnavailable) || !strings.Contains(err.Error(), "munich") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("dial through a source that is down = %v, want ErrDialUnavailable naming it and why", err)
+	}
+	// Two sources serve the extension and the first is down: the second one dials.
+	s.sources = append([]namedSource{source(t, "backup", munich)}, source(t, "main", berlin))
+	if err := s.dial(t.Context(), user("250"), "+4930999"); err != nil || !strings.HasSuffix(berlin.calls(), "250>+4930999") {
+		t.Errorf("dial with the first source down = %v; berlin dialled %q", err, berlin.calls())
+	}
+}
+
+// TestDialThroughLeaseHolder: on a standby node of a cluster (another node holds the
+// source's lease), click-to-dial is forwarded over NATS to the holder, which dials (it
+// answered 502: the source on the standby node is not connected). With no holder, the
+// user reads that no node is connected to the phone system.
+func TestDialThroughLeaseHolder(t *testing.T) {
+	nats := clustertest.StartNATS(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	node := func(name string, pbx *fakePBX, holds bool) *Server {
+		bus, err := cluster.NewBus(cluster.Config{NATSURL: nats.URL}, name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _ = bus.Run(ctx, func(string, []byte, time.Time) {}) })
+		s := &Server{log: slog.New(slog.DiscardHandler), clu: &clustering{bus: bus, leases: noLeases{}, held: map[string]bool{"pbx": holds}},
+			sources: []namedSource{source(t, "pbx", pbx)}}
+		<-bus.Ready()
+		return s
+	}
+	holderPBX, standbyPBX := &fakePBX{}, &fakePBX{state: telephony.StateDown}
+	holder := node("a", holderPBX, true)
+	standby := node("b", standbyPBX, false)
+
+	// Before the holder serves: no node answers.
+	err := standby.dial(t.Context(), user("200"), "+4930123")
+	if !errors.Is(err, telephony.ErrDialUnavailable) || !strings.Contains(err.Error(), "no node") {
+		t.Fatalf("dial with no lease holder = %v, want ErrDialUnavailable (no node)", err)
+	}
+
+	lctx, stop := context.WithCancel(ctx)
+	holder.serveDial(lctx, &wg, holder.sources[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err = standby.dial(t.Context(), user("200"), "+4930123")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the holder's subscription reaches the server
+	}
+	if err != nil {
+		t.Fatalf("dial on the standby node = %v, want it placed by the lease holder", err)
+	}
+	if holderPBX.calls() != "200>+4930123" || standbyPBX.calls() != "" {
+		t.Errorf("holder dialled %q, standby %q", holderPBX.calls(), standbyPBX.calls())
+	}
+
+	// The holder's source is down: its reason comes back as unavailable.
+	holderPBX.mu.Lock()
+	holderPBX.state = telephony.StateDown
+	holderPBX.mu.Unlock()
+	err = standby.dial(t.Context(), user("200"), "+4930123")
+	if !errors.Is(err, telephony.ErrDialUnavailable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("dial through a holder whose source is down = %v", err)
+	}
+	stop()
+}
+
+// noLeases marks a server as clustered; the tests set which sources it holds.
+type noLeases struct{}
+
+func (noLeases) Hold(ctx context.Context, _ string, _ func(context.Context)) { <-ctx.Done() }
