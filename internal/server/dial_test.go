@@ -12,8 +12,10 @@ import (
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/cluster"
 	"github.com/ringside/ringside/internal/cluster/clustertest"
+	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/sipwatch"
 )
 
 // fakePBX is a phone system that can dial and says its state.
@@ -156,3 +158,40 @@ func TestDialThroughLeaseHolder(t *testing.T) {
 type noLeases struct{}
 
 func (noLeases) Hold(ctx context.Context, _ string, _ func(context.Context)) { <-ctx.Done() }
+
+// TestSourceExtensions: a section's extensions: are checked (config check names the
+// entry), and sipwatch watches the extensions it names plus the users' extensions its
+// patterns match (all the users' without a list).
+func TestSourceExtensions(t *testing.T) {
+	parse := func(y string) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse("ringside.yaml", []byte("users:\n  - {name: a, extensions: [\"200\"]}\n  - {name: b, extensions: [\"201\", \"400\"]}\n"+y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	watched := func(y string) string {
+		t.Helper()
+		cfg := parse(y)
+		s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+		src, err := s.buildSource(t.Context(), cfg.Telephony[0], s.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(src.(*sipwatch.Source).Extensions(), ",")
+	}
+	if got := watched("telephony:\n  - {kind: sipwatch, server: 127.0.0.1:5060, extensions: [\"300\", \"2*\"]}\n"); got != "300,200,201" {
+		t.Errorf("sipwatch with 300 and 2* watches %q, want 300,200,201", got)
+	}
+	if got := watched("telephony:\n  - {kind: sipwatch, server: 127.0.0.1:5060}\n"); got != "200,201,400" {
+		t.Errorf("sipwatch without extensions watches %q, want the users' 200,201,400", got)
+	}
+	err := Check(t.Context(), parse("telephony:\n  - {kind: ami, address: 127.0.0.1:5038, username: u, secret: s, extensions: [\"200\", \"30-2\"]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "ringside.yaml:5") || !strings.Contains(err.Error(), "extensions[1]") {
+		t.Errorf("config check of a bad extensions entry = %v, want file:line and extensions[1]", err)
+	}
+	if _, err := config.Parse("ringside.yaml", []byte("telephony:\n  - {kind: ami, extensions: 200}\n")); err == nil {
+		t.Error("extensions: 200 (not a list) accepted")
+	}
+}

@@ -1,5 +1,8 @@
 // Package telephony declares what a phone-system connector is: a Source of call signals,
-// and optionally a Dialer. Each connector lives in its own folder below this one.
+// optionally a Dialer, the state words every source reports (Stater), and the
+// extensions a source serves (Extensions). Each connector lives in its own folder below
+// this one; the kit they share is in reconnect (the reconnect loop and the states) and
+// cause (Q.850 and SIP codes to call causes).
 package telephony
 
 import (

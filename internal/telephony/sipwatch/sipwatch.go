@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,6 +243,9 @@ func validUser(s string) bool {
 // State reports the state of the subscriptions in the words every source uses
 // (telephony.Stater).
 func (s *Source) State() (string, string) { return s.rc.State() }
+
+// Extensions returns the extensions the source watches, in order.
+func (s *Source) Extensions() []string { return slices.Clone(s.cfg.Extensions) }
 
 // Run subscribes to every extension and passes the signals to emit until ctx ends. It
 // reconnects with exponential backoff and jitter (package reconnect), returns nil when
