@@ -157,4 +157,17 @@ func TestBaresipDial(t *testing.T) {
 	if c := sigs[len(sigs)-1].Cause; c != call.CauseBusy {
 		t.Errorf("busy: cause %q", c)
 	}
+
+	// 480 Temporarily Unavailable is no answer, as Q.850 18 is in every other connector.
+	away := baresiptest.Answer(t, "uas_480.xml")
+	n = len(sigs)
+	if err := src.Dial(t.Context(), "", "sip:203@"+away.Addr); err != nil {
+		t.Fatal(err)
+	}
+	sigs = rec.WaitFor(t, 15*time.Second, func(s []call.Signal) bool { return has(s[n:], call.SigEnded, "") })
+	for _, s := range sigs[n:] {
+		if s.Kind == call.SigEnded && s.Cause != call.CauseNoAnswer {
+			t.Errorf("480: %s@%s cause %q, want %q", s.Kind, s.Extension, s.Cause, call.CauseNoAnswer)
+		}
+	}
 }
