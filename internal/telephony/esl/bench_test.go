@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -145,7 +146,7 @@ func TestLoopbackClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.minBackoff = time.Microsecond
+	src.rc = reconnect.New(reconnect.Policy{Min: time.Microsecond}, reconnect.Options{})
 	signals := 0
 	if err := src.Run(ctx, func(call.Signal) { signals++ }); err != nil {
 		t.Fatal(err)
