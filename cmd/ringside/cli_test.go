@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,25 @@ func TestImportBadRows(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "", "lookup", "anonymous", "--data", data); code != exitFailure || !strings.Contains(errs, "withheld") {
 		t.Errorf("withheld lookup: %d %s", code, errs)
+	}
+}
+
+// TestVersionCommand: version prints the tag and the Go version from the build info, as
+// text and as JSON.
+func TestVersionCommand(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "version", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var in struct{ Version, Commit, Date, Go string }
+	if err := json.Unmarshal([]byte(out), &in); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if in.Version == "" || !strings.HasPrefix(in.Go, "go1.") || in.Commit == "" {
+		t.Fatalf("version --json = %+v", in)
+	}
+	code, out, _ = runCLI(t, "", "version")
+	if code != 0 || !strings.Contains(out, in.Go) || !strings.HasPrefix(out, "ringside "+in.Version) {
+		t.Fatalf("version: exit %d, %q", code, out)
 	}
 }

@@ -13,6 +13,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	// Time-zone data in the binary: rules' office hours work where the system has none
+	// (the FROM scratch container, Windows).
+	_ "time/tzdata"
 
 	"github.com/ringside/ringside/internal/config"
 )
@@ -52,6 +55,8 @@ func commands() []command {
 		{"crm", "bring the CRM's local phone index up to date, or check CRM access: crm sync [--full] | crm check", runCRM},
 		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
+		{"version", "print version, commit, build date and Go version", runVersion},
+		{"health", "exit 0 when the running server answers /healthz (for container health checks)", runHealth},
 	}
 }
 

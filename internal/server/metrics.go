@@ -14,6 +14,7 @@ import (
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/phone"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/version"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own.
@@ -51,7 +52,11 @@ func newMetrics(s *Server) *metrics {
 		Buckets: []float64{.00001, .0001, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"op"})
 	m.crmErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_crm_errors_total",
 		Help: "CRM operations that failed, by operation and kind (unavailable, not_found, other)."}, []string{"op", "kind"})
-	m.reg.MustRegister(m.popLatency, m.events, m.sources, m.sourceWords, m.outboxDepth, m.outboxAge, m.lookups, m.crmLatency, m.crmErrors,
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_build_info",
+		Help: "Always 1; the labels say which build runs (version tag, commit, Go version)."}, []string{"version", "commit", "goversion"})
+	in := version.Get()
+	bi.WithLabelValues(in.Version, in.Commit, in.Go).Set(1)
+	m.reg.MustRegister(bi, m.popLatency, m.events, m.sources, m.sourceWords, m.outboxDepth, m.outboxAge, m.lookups, m.crmLatency, m.crmErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_agents_connected", Help: "Live agent connections."},
 			func() float64 { return float64(s.hub.Connected()) }),
