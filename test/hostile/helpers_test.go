@@ -110,6 +110,11 @@ func start(t *testing.T, yaml string, users map[string]string) *node {
 		t.Fatal("server stopped at start")
 	}
 	n.srv, n.url, n.st = srv, srv.URL(), srv.Store()
+	// Ready means listening; the phone-system sources start right after.
+	testenv.Eventually(t, 10*time.Second, "the server to be ready", func() (bool, error) {
+		code, _ := do(t, nil, "GET", n.url+"/readyz", "", "", "")
+		return code == http.StatusOK, nil
+	})
 	return n
 }
 
