@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs a command in-process and returns its exit code, stdout and stderr.
@@ -176,4 +177,16 @@ func TestAccessCommands(t *testing.T) {
 	if code, _, errs := runCLI(t, "", "users", "disable", "nobody", "--data", data); code != exitFailure || !strings.Contains(errs, "no user") {
 		t.Errorf("disable nobody: %d %s", code, errs)
 	}
+}
+
+func FuzzParseLifetime(f *testing.F) {
+	for _, s := range []string{"90d", "12h", "0d", "-1d", "3651d", "soon", "1h30m", "d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseLifetime(s)
+		if err == nil && (d <= 0 || d > 3650*24*time.Hour && strings.HasSuffix(s, "d")) {
+			t.Fatalf("parseLifetime(%q) = %s", s, d)
+		}
+	})
 }
