@@ -187,3 +187,22 @@ func TestPBXTokenIsNotAnAgent(t *testing.T) {
 		t.Errorf("a pbx token opened alice's stream")
 	}
 }
+
+// TestMetricsToken: with web.metrics_token_env, /metrics needs the token, and the token
+// shows /readyz's checks.
+func TestMetricsToken(t *testing.T) {
+	t.Setenv("RINGSIDE_TEST_METRICS_TOKEN", "a-metrics-token-for-the-test")
+	n := start(t, "web:\n  metrics_token_env: RINGSIDE_TEST_METRICS_TOKEN\n", map[string]string{"alice": "200"})
+	if code, _ := do(t, nil, "GET", n.url+"/metrics", "", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d", code)
+	}
+	if code, _ := do(t, nil, "GET", n.url+"/metrics", "wrong", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d", code)
+	}
+	if code, body := do(t, nil, "GET", n.url+"/metrics", "a-metrics-token-for-the-test", "", ""); code != 200 || !strings.Contains(body, "ringside_") {
+		t.Errorf("/metrics with the token: %d", code)
+	}
+	if _, body := do(t, nil, "GET", n.url+"/readyz", "a-metrics-token-for-the-test", "", ""); !strings.Contains(body, "store") {
+		t.Errorf("/readyz with the metrics token: %s", body)
+	}
+}
