@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs a command in-process and returns its exit code, stdout and stderr.
@@ -148,4 +149,65 @@ func TestVersionCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, in.Go) || !strings.HasPrefix(out, "ringside "+in.Version) {
 		t.Fatalf("version: exit %d, %q", code, out)
 	}
+}
+
+// TestAccessCommands: tokens revoke/--expires, users disable/enable/remove, and users add
+// refusing another user's extension unless --shared.
+func TestAccessCommands(t *testing.T) {
+	data := t.TempDir()
+	if code, _, _ := runCLI(t, "", "users", "add", "dave", "--extension", "210", "--data", data); code != 0 {
+		t.Fatal("add dave")
+	}
+	if code, _, errs := runCLI(t, "", "users", "add", "erin", "--extension", "210", "--data", data); code != exitFailure || !strings.Contains(errs, "belongs to dave") || !strings.Contains(errs, "--shared") {
+		t.Errorf("a taken extension: %d %s", code, errs)
+	}
+	if code, out, errs := runCLI(t, "", "users", "add", "erin", "--extension", "210", "--shared", "--data", data); code != 0 {
+		t.Errorf("--shared: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", "users", "add", "mal\nlory", "--extension", "213", "--data", data); code != exitUsage || !strings.Contains(errs, "control characters") {
+		t.Errorf("a name with a newline: %d %s", code, errs)
+	}
+	code, out, errs := runCLI(t, "", "tokens", "create", "--user", "dave", "--expires", "90d", "--data", data)
+	if code != 0 || !strings.Contains(errs, "working until") {
+		t.Fatalf("--expires 90d: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", "tokens", "create", "--user", "dave", "--expires", "soon", "--data", data); code != exitUsage {
+		t.Errorf("--expires soon: %d %s", code, errs)
+	}
+	runCLI(t, "", "tokens", "create", "--user", "dave", "--data", data)
+	if _, out, _ := runCLI(t, "", "tokens", "list", "--data", data); !strings.Contains(out, "EXPIRES") || !strings.Contains(out, "never") {
+		t.Errorf("tokens list: %s", out)
+	}
+	if code, out, errs := runCLI(t, "", "tokens", "revoke", "1", "--data", data); code != 0 || !strings.Contains(out, "revoked token 1") {
+		t.Errorf("revoke 1: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", "tokens", "revoke", "1", "--data", data); code != exitFailure || !strings.Contains(errs, "no token 1") {
+		t.Errorf("revoke 1 again: %d %s", code, errs)
+	}
+	if code, out, _ := runCLI(t, "", "tokens", "revoke", "--user", "dave", "--data", data); code != 0 || !strings.Contains(out, "revoked 1 tokens of dave") {
+		t.Errorf("revoke --user: %d %s", code, out)
+	}
+	for _, cmd := range []string{"disable", "enable", "remove"} {
+		if code, out, errs := runCLI(t, "", "users", cmd, "erin", "--data", data); code != 0 {
+			t.Errorf("users %s: %d %s %s", cmd, code, out, errs)
+		}
+	}
+	if _, out, _ := runCLI(t, "", "users", "list", "--data", data); strings.Contains(out, "erin") {
+		t.Errorf("erin still listed after remove: %s", out)
+	}
+	if code, _, errs := runCLI(t, "", "users", "disable", "nobody", "--data", data); code != exitFailure || !strings.Contains(errs, "no user") {
+		t.Errorf("disable nobody: %d %s", code, errs)
+	}
+}
+
+func FuzzParseLifetime(f *testing.F) {
+	for _, s := range []string{"90d", "12h", "0d", "-1d", "3651d", "soon", "1h30m", "d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseLifetime(s)
+		if err == nil && (d <= 0 || d > 3650*24*time.Hour && strings.HasSuffix(s, "d")) {
+			t.Fatalf("parseLifetime(%q) = %s", s, d)
+		}
+	})
 }

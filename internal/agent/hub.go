@@ -5,9 +5,12 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +37,29 @@ type Options struct {
 	// Written, when set, is called after a message sent with SendSince (non-zero since)
 	// has been written to a connection's socket: for the pop latency histogram.
 	Written func(msg []byte, since time.Time)
+	// MaxPerUser caps one user's open connections of each kind (Identity.Kind: "stream",
+	// "companion"); a kind not listed, or 0, is not capped. The connection past the cap
+	// is refused with 429 before the upgrade.
+	MaxPerUser map[string]int
 }
+
+// An Identity says who a connection speaks for and with which credential, so that the
+// hub can close it the moment access ends (CloseUser, CloseCredential) or expires.
+type Identity struct {
+	User string
+	// Kind is "stream" (the default: agent pages) or "companion"; Options.MaxPerUser caps
+	// each.
+	Kind string
+	// Credential names what the connection was opened with: "token:ID" or
+	// "session:ID" ("" none).
+	Credential string
+	// Expires closes the connection at that time (a session's end); zero: never.
+	Expires time.Time
+}
+
+// ErrTooMany is returned (after a 429 answer) when a user has as many connections of a
+// kind as Options.MaxPerUser allows.
+var ErrTooMany = errors.New("agent: too many connections")
 
 // A Forward takes the messages given to Send instead of the local connections: a cluster
 // publishes them to every node, and each node hands what it receives to Deliver.
@@ -45,9 +70,10 @@ type Hub struct {
 	opt Options
 	log *slog.Logger
 
-	mu    sync.RWMutex
-	conns map[string]map[*conn]struct{} // user → live connections
-	exts  map[string][]string           // extension → users
+	mu      sync.RWMutex
+	conns   map[string]map[*conn]struct{} // user → live connections
+	exts    map[string][]string           // extension → users
+	pending map[string]int                // user+"\x00"+kind → connections being accepted
 
 	forward atomic.Pointer[Forward]
 
@@ -66,12 +92,24 @@ type outMsg struct {
 
 type conn struct {
 	user string
+	id   Identity
 	send chan outMsg
 	once sync.Once
 	kill chan struct{} // closed when the hub drops the connection
+
+	endOnce   sync.Once
+	end       chan struct{} // closed when access ends (CloseUser, CloseCredential)
+	endReason string
 }
 
 func (c *conn) drop() { c.once.Do(func() { close(c.kill) }) }
+
+func (c *conn) close(reason string) {
+	c.endOnce.Do(func() {
+		c.endReason = reason
+		close(c.end)
+	})
+}
 
 // NewHub returns a hub with no users.
 func NewHub(log *slog.Logger, opt Options) *Hub {
@@ -87,7 +125,7 @@ func NewHub(log *slog.Logger, opt Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{opt: opt, log: log, conns: map[string]map[*conn]struct{}{}, exts: map[string][]string{}, done: make(chan struct{})}
+	return &Hub{opt: opt, log: log, conns: map[string]map[*conn]struct{}{}, exts: map[string][]string{}, pending: map[string]int{}, done: make(chan struct{})}
 }
 
 // SetExtensions replaces the extension → users map.
@@ -201,6 +239,65 @@ func (h *Hub) Online(user string) bool {
 	return len(h.conns[user]) > 0
 }
 
+// CloseUser closes every connection of user (all kinds) with reason, at once: the user
+// was disabled or removed. It returns how many it closed.
+func (h *Hub) CloseUser(user, reason string) int {
+	return h.closeWhere(user, func(*conn) bool { return true }, reason)
+}
+
+// CloseCredential closes the connections of user opened with credential (see
+// Identity.Credential) with reason: a logout or a revoked token. It returns how many.
+func (h *Hub) CloseCredential(user, credential, reason string) int {
+	return h.closeWhere(user, func(c *conn) bool { return c.id.Credential == credential }, reason)
+}
+
+// CloseSessions closes the connections of user opened with a browser session (a new
+// password ends them). It returns how many.
+func (h *Hub) CloseSessions(user, reason string) int {
+	return h.closeWhere(user, func(c *conn) bool { return strings.HasPrefix(c.id.Credential, "session:") }, reason)
+}
+
+func (h *Hub) closeWhere(user string, match func(*conn) bool, reason string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.conns[user] {
+		if match(c) {
+			c.close(reason)
+			n++
+		}
+	}
+	return n
+}
+
+// reserve takes a connection slot of id's kind for its user, or says there is none.
+func (h *Hub) reserve(id Identity) (release func(), max int, ok bool) {
+	max = h.opt.MaxPerUser[id.Kind]
+	if max <= 0 {
+		return func() {}, 0, true
+	}
+	key := id.User + "\x00" + id.Kind
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.pending[key]
+	for c := range h.conns[id.User] {
+		if c.id.Kind == id.Kind {
+			n++
+		}
+	}
+	if n >= max {
+		return nil, max, false
+	}
+	h.pending[key]++
+	return func() {
+		h.mu.Lock()
+		if h.pending[key]--; h.pending[key] <= 0 {
+			delete(h.pending, key)
+		}
+		h.mu.Unlock()
+	}, max, true
+}
+
 func (h *Hub) add(c *conn) {
 	h.mu.Lock()
 	m := h.conns[c.user]
@@ -230,7 +327,13 @@ func (h *Hub) remove(c *conn) {
 // sent first (the greeting and the calls in progress). Messages from the client are
 // handed to onMessage (nil ignores them). It returns when the connection is over.
 func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, hello [][]byte, onMessage func([]byte)) error {
-	ws, c, err := h.accept(w, r, user, hello)
+	return h.ServeAs(ctx, w, r, Identity{User: user}, hello, onMessage)
+}
+
+// ServeAs is Serve for a connection with an identity: capped per user and kind, and
+// closed when its credential ends.
+func (h *Hub) ServeAs(ctx context.Context, w http.ResponseWriter, r *http.Request, id Identity, hello [][]byte, onMessage func([]byte)) error {
+	ws, c, err := h.accept(w, r, id, hello)
 	if err != nil {
 		return err
 	}
@@ -244,7 +347,13 @@ func (h *Hub) Serve(ctx context.Context, w http.ResponseWriter, r *http.Request,
 // HTTP handler lets net/http free its per-request state, about a quarter of an idle
 // connection's memory.
 func (h *Hub) Attach(w http.ResponseWriter, r *http.Request, user string, hello [][]byte, onMessage func([]byte)) error {
-	ws, c, err := h.accept(w, r, user, hello)
+	return h.AttachAs(w, r, Identity{User: user}, hello, onMessage)
+}
+
+// AttachAs is Attach for a connection with an identity: capped per user and kind, and
+// closed when its credential ends.
+func (h *Hub) AttachAs(w http.ResponseWriter, r *http.Request, id Identity, hello [][]byte, onMessage func([]byte)) error {
+	ws, c, err := h.accept(w, r, id, hello)
 	if err != nil {
 		return err
 	}
@@ -258,13 +367,31 @@ func (h *Hub) Attach(w http.ResponseWriter, r *http.Request, user string, hello 
 // attached later are closed at once.
 func (h *Hub) Shutdown() { h.shutdownOnce.Do(func() { close(h.done) }) }
 
-func (h *Hub) accept(w http.ResponseWriter, r *http.Request, user string, hello [][]byte) (*websocket.Conn, *conn, error) {
+func (h *Hub) accept(w http.ResponseWriter, r *http.Request, id Identity, hello [][]byte) (*websocket.Conn, *conn, error) {
+	if id.Kind == "" {
+		id.Kind = "stream"
+	}
+	release, max, ok := h.reserve(id)
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "10")
+		w.WriteHeader(http.StatusTooManyRequests)
+		b, _ := json.Marshal(map[string]string{"error": fmt.Sprintf("you have %d %ss open already, the most allowed: close a tab or window of Ringside and try again", max, id.Kind)})
+		w.Write(append(b, '\n'))
+		return nil, nil, fmt.Errorf("%w: %s has %d %s connections", ErrTooMany, id.User, max, id.Kind)
+	}
+	defer release()
+	// The server's read and write deadlines are for requests; a stream lives for hours
+	// with its own ping and write timeouts.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.opt.OriginPatterns})
 	if err != nil {
 		return nil, nil, err // Accept has answered the request
 	}
 	ws.SetReadLimit(64 << 10)
-	c := &conn{user: user, send: make(chan outMsg, h.opt.SendBuffer+len(hello)), kill: make(chan struct{})}
+	c := &conn{user: id.User, id: id, send: make(chan outMsg, h.opt.SendBuffer+len(hello)), kill: make(chan struct{}), end: make(chan struct{})}
 	for _, m := range hello {
 		c.send <- outMsg{b: m}
 	}
@@ -298,8 +425,25 @@ func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage fu
 
 	ping := time.NewTicker(h.opt.PingInterval)
 	defer ping.Stop()
+	var expired <-chan time.Time
+	if !c.id.Expires.IsZero() {
+		t := time.NewTimer(time.Until(c.id.Expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
+		case <-expired:
+			ws.Close(websocket.StatusPolicyViolation, "session expired: log in again")
+			return
+		case <-c.end:
+			// Access ended (logout, revoke, disable): say why, and do not wait long for the
+			// client's half of the close handshake.
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			go func() { <-cctx.Done(); ws.CloseNow() }()
+			ws.Close(websocket.StatusPolicyViolation, c.endReason)
+			ccancel()
+			return
 		case <-ctx.Done():
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
 			return

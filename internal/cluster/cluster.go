@@ -30,6 +30,28 @@ type Config struct {
 	// LeaseTTL is how long a dead holder's lease outlives it (nats leases), and how often
 	// a free lease is tried. Default 5s.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+
+	// SecretEnv or SecretFile hold the cluster secret every node shares: each message is
+	// signed with it (HMAC-SHA256) and messages without a valid signature are dropped.
+	// Required with nats_url (at least 16 bytes).
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
+	// CredentialsFile is a NATS credentials file (JWT and NKey seed).
+	CredentialsFile string `yaml:"credentials_file"`
+	// NKeyFile is a file holding an NKey seed (SU…).
+	NKeyFile string `yaml:"nkey_file"`
+	// User with PasswordEnv or PasswordFile log in to NATS with a user name and password.
+	User         string `yaml:"user"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// TLSCA verifies the NATS server's certificate (and turns TLS on); TLSCert and TLSKey
+	// are this node's client certificate, if the server asks for one.
+	TLSCA   string `yaml:"tls_ca"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+
+	// secret is the cluster secret read by Load.
+	secret []byte
 }
 
 // Enabled reports whether the config asks for a cluster.
@@ -47,6 +69,21 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL > 0 && c.LeaseTTL < time.Second {
 		return errors.New("cluster.lease_ttl: must be at least 1s")
+	}
+	if c.SecretEnv != "" && c.SecretFile != "" {
+		return errors.New("cluster.secret_env: set secret_env or secret_file, not both")
+	}
+	if c.NATSURL != "" && c.SecretEnv == "" && c.SecretFile == "" {
+		return errors.New("cluster.secret_env: a cluster needs a shared secret (secret_env or secret_file) to sign its messages")
+	}
+	if c.PasswordEnv != "" && c.PasswordFile != "" {
+		return errors.New("cluster.password_env: set password_env or password_file, not both")
+	}
+	if (c.PasswordEnv != "" || c.PasswordFile != "") && c.User == "" {
+		return errors.New("cluster.user: a password needs a user")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("cluster.tls_cert: set tls_cert and tls_key together")
 	}
 	return nil
 }
@@ -69,6 +106,8 @@ const (
 	hdrUser  = "Ringside-User"
 	hdrSince = "Ringside-Since" // Unix nanoseconds when the message's cause reached a node
 	hdrNode  = "Ringside-Node"
+	hdrTime  = "Ringside-Time" // Unix nanoseconds when it was signed
+	hdrSig   = "Ringside-Sig"  // HMAC-SHA256 (hex) of the subject, the headers above and the data
 )
 
 // ErrNotConnected is returned by Publish before the bus has connected.
@@ -84,7 +123,8 @@ type Bus struct {
 	ready chan struct{}
 	once  sync.Once
 
-	published, received atomic.Int64
+	published, received, forged atomic.Int64
+	opts                        []nats.Option
 }
 
 // NewBus returns a bus for the node called node. It does no I/O.
@@ -98,7 +138,19 @@ func NewBus(cfg Config, node string, log *slog.Logger) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{cfg: cfg.withDefaults(), node: node, log: log, ready: make(chan struct{})}, nil
+	secret, err := readSecret(cfg.SecretEnv, cfg.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.secret_env: %w", err)
+	}
+	if len(secret) < 16 {
+		return nil, errors.New("cluster.secret_env: the cluster secret must be at least 16 bytes")
+	}
+	cfg.secret = secret
+	opts, err := cfg.authOptions()
+	if err != nil {
+		return nil, err
+	}
+	return &Bus{cfg: cfg.withDefaults(), node: node, log: log, ready: make(chan struct{}), opts: opts}, nil
 }
 
 // Node returns the node's name.
@@ -111,7 +163,7 @@ func (b *Bus) Ready() <-chan struct{} { return b.ready }
 // publishes to deliver, and returns nil when ctx ends. deliver is called from one
 // goroutine, in the order messages arrive.
 func (b *Bus) Run(ctx context.Context, deliver func(user string, msg []byte, since time.Time)) error {
-	nc, err := nats.Connect(b.cfg.NATSURL,
+	nc, err := nats.Connect(b.cfg.NATSURL, append(b.opts,
 		nats.Name("ringside "+b.node),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -125,13 +177,18 @@ func (b *Bus) Run(ctx context.Context, deliver func(user string, msg []byte, sin
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { b.log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 		nats.ConnectHandler(func(c *nats.Conn) { b.log.Info("connected to nats", "url", c.ConnectedUrlRedacted()) }),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("cluster: connect to nats: %w", err)
 	}
 	defer nc.Close()
 	sub, err := nc.Subscribe(b.cfg.Subject, func(m *nats.Msg) {
 		b.received.Add(1)
+		if !b.Verify(m) {
+			b.forged.Add(1)
+			b.log.Warn("cluster message dropped: not signed with the cluster secret", "node", clip(m.Header.Get(hdrNode), 64))
+			return
+		}
 		user := m.Header.Get(hdrUser)
 		if user == "" {
 			return
@@ -172,6 +229,7 @@ func (b *Bus) Publish(user string, msg []byte, since time.Time) error {
 	if !since.IsZero() {
 		m.Header.Set(hdrSince, strconv.FormatInt(since.UnixNano(), 10))
 	}
+	b.Sign(m)
 	if err := nc.PublishMsg(m); err != nil {
 		return fmt.Errorf("cluster: publish: %w", err)
 	}
@@ -193,6 +251,9 @@ func (b *Bus) State() string {
 
 // Counts returns how many messages this node published and received.
 func (b *Bus) Counts() (published, received int64) { return b.published.Load(), b.received.Load() }
+
+// Forged returns how many received messages were dropped for a missing or wrong signature.
+func (b *Bus) Forged() int64 { return b.forged.Load() }
 
 // conn returns the live NATS connection once Run has one (for leases).
 func (b *Bus) conn(ctx context.Context) (*nats.Conn, error) {

@@ -5,9 +5,13 @@ package cluster_test
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/ringside/ringside/internal/cluster"
 	"github.com/ringside/ringside/internal/cluster/clustertest"
@@ -21,7 +25,7 @@ type got struct {
 
 func startBus(t *testing.T, url, node string) (*cluster.Bus, chan got) {
 	t.Helper()
-	b, err := cluster.NewBus(cluster.Config{NATSURL: url}, node, nil)
+	b, err := cluster.NewBus(cluster.Config{NATSURL: url, SecretFile: secretFile(t)}, node, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +81,7 @@ func TestBusFanOut(t *testing.T) {
 }
 
 func TestBusNotConnected(t *testing.T) {
-	b, err := cluster.NewBus(cluster.Config{NATSURL: "nats://127.0.0.1:1"}, "a", nil)
+	b, err := cluster.NewBus(cluster.Config{NATSURL: "nats://127.0.0.1:1", SecretFile: secretFile(t)}, "a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +97,11 @@ func TestConfigValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"empty", cluster.Config{}, true},
-		{"nats lease", cluster.Config{NATSURL: "nats://x", Lease: "nats", LeaseTTL: 3 * time.Second}, true},
+		{"nats lease", cluster.Config{NATSURL: "nats://x", Lease: "nats", LeaseTTL: 3 * time.Second, SecretEnv: "S"}, true},
+		{"no secret", cluster.Config{NATSURL: "nats://x"}, false},
+		{"two secrets", cluster.Config{NATSURL: "nats://x", SecretEnv: "S", SecretFile: "/f"}, false},
+		{"password without user", cluster.Config{NATSURL: "nats://x", SecretEnv: "S", PasswordEnv: "P"}, false},
+		{"cert without key", cluster.Config{NATSURL: "nats://x", SecretEnv: "S", TLSCert: "c.pem"}, false},
 		{"bad lease", cluster.Config{Lease: "etcd"}, false},
 		{"tiny ttl", cluster.Config{LeaseTTL: time.Millisecond}, false},
 	}
@@ -207,4 +215,60 @@ func TestKVLeaseTakeover(t *testing.T) {
 	h1.stop()
 	waitFor(t, h1.lost, "first holder stopping")
 	waitFor(t, h2.held, "takeover")
+}
+
+// secretFile writes the cluster secret the test nodes share.
+func secretFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(os.TempDir(), "ringside-test-cluster-secret")
+	if err := os.WriteFile(p, []byte("a-shared-secret-for-the-bus-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSignVerify: a message signed with the cluster secret verifies; one changed in any
+// signed part, signed with another secret, unsigned, or old does not.
+func TestSignVerify(t *testing.T) {
+	a, err := cluster.NewBus(cluster.Config{NATSURL: "nats://x", SecretFile: secretFile(t)}, "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	os.WriteFile(other, []byte("another-secret-of-16-bytes-or-more"), 0o600)
+	b, err := cluster.NewBus(cluster.Config{NATSURL: "nats://x", SecretFile: other}, "b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func() *nats.Msg {
+		m := &nats.Msg{Subject: "ringside.stream", Data: []byte(`{"type":"call.ringing"}`), Header: nats.Header{}}
+		m.Header.Set("Ringside-User", "bob")
+		a.Sign(m)
+		return m
+	}
+	if m := msg(); !a.Verify(m) {
+		t.Fatal("a signed message does not verify")
+	}
+	for name, change := range map[string]func(m *nats.Msg){
+		"data":    func(m *nats.Msg) { m.Data = []byte(`{"type":"call.ringing","open_record":"https://evil"}`) },
+		"user":    func(m *nats.Msg) { m.Header.Set("Ringside-User", "alice") },
+		"subject": func(m *nats.Msg) { m.Subject = "other" },
+		"time":    func(m *nats.Msg) { m.Header.Set("Ringside-Time", "1") },
+		"no sig":  func(m *nats.Msg) { m.Header.Del("Ringside-Sig") },
+		"garbage": func(m *nats.Msg) { m.Header.Set("Ringside-Sig", "zz") },
+	} {
+		m := msg()
+		change(m)
+		if a.Verify(m) {
+			t.Errorf("%s changed: still verifies", name)
+		}
+	}
+	if m := msg(); b.Verify(m) {
+		t.Error("verifies with another secret")
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	os.WriteFile(short, []byte("short"), 0o600)
+	if _, err := cluster.NewBus(cluster.Config{NATSURL: "nats://x", SecretFile: short}, "c", nil); err == nil {
+		t.Error("a 5-byte secret was accepted")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -79,6 +80,34 @@ type Web struct {
 	// TLSCert and TLSKey serve HTTPS when both are set.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+
+	// ReadTimeout bounds reading one request, body included. Default 60s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response. Default 60s. Streams (WebSockets) are
+	// exempt after the upgrade: they have their own ping and write rules.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that waits this long for its next
+	// request. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the connections open at once; past it, new ones are closed at
+	// once. Default: 80% of the process's open-files limit.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress caps the connections from one client address (trusted
+	// proxies are exempt). Default 512: raise it for a large office behind one NAT address.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose
+	// X-Forwarded-For header names the client (for login throttling and logs). Default
+	// none: the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MaxStreamsPerUser caps one user's open agent streams (browser tabs, CRM panels).
+	// Default 10.
+	MaxStreamsPerUser int `yaml:"max_streams_per_user"`
+	// MaxCompanionsPerUser caps one user's desktop companion connections. Default 2.
+	MaxCompanionsPerUser int `yaml:"max_companions_per_user"`
+	// MetricsTokenEnv or MetricsTokenFile name a bearer token that /metrics then requires
+	// and that also shows the checks of /readyz. Default none: /metrics is open.
+	MetricsTokenEnv  string `yaml:"metrics_token_env"`
+	MetricsTokenFile string `yaml:"metrics_token_file"`
 }
 
 // A Section is a connector's or adapter's config: its kind and name, and the rest
@@ -285,6 +314,24 @@ func (c *Config) applyDefaults() {
 	if c.Web.SessionTTL == 0 {
 		c.Web.SessionTTL = 12 * time.Hour
 	}
+	if c.Web.ReadTimeout == 0 {
+		c.Web.ReadTimeout = 60 * time.Second
+	}
+	if c.Web.WriteTimeout == 0 {
+		c.Web.WriteTimeout = 60 * time.Second
+	}
+	if c.Web.IdleTimeout == 0 {
+		c.Web.IdleTimeout = 120 * time.Second
+	}
+	if c.Web.MaxConnectionsPerAddress == 0 {
+		c.Web.MaxConnectionsPerAddress = 512
+	}
+	if c.Web.MaxStreamsPerUser == 0 {
+		c.Web.MaxStreamsPerUser = 10
+	}
+	if c.Web.MaxCompanionsPerUser == 0 {
+		c.Web.MaxCompanionsPerUser = 2
+	}
 }
 
 // Errorf makes an error located at a key: "ringside.yaml:7: phone.default_region: ...".
@@ -322,6 +369,25 @@ func (c *Config) validate() error {
 	case "", "sqlite", "postgres":
 	default:
 		errs = append(errs, c.Errorf("store.driver", "%q is not sqlite or postgres", c.Store.Driver))
+	}
+	for key, d := range map[string]time.Duration{"web.read_timeout": c.Web.ReadTimeout, "web.write_timeout": c.Web.WriteTimeout, "web.idle_timeout": c.Web.IdleTimeout} {
+		if d < time.Second {
+			errs = append(errs, c.Errorf(key, "must be at least 1s"))
+		}
+	}
+	for key, n := range map[string]int{"web.max_connections": c.Web.MaxConnections, "web.max_connections_per_address": c.Web.MaxConnectionsPerAddress,
+		"web.max_streams_per_user": c.Web.MaxStreamsPerUser, "web.max_companions_per_user": c.Web.MaxCompanionsPerUser} {
+		if n < 0 {
+			errs = append(errs, c.Errorf(key, "must not be negative"))
+		}
+	}
+	for i, p := range c.Web.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			errs = append(errs, c.Errorf(fmt.Sprintf("web.trusted_proxies[%d]", i), "%v", err))
+		}
+	}
+	if c.Web.MetricsTokenEnv != "" && c.Web.MetricsTokenFile != "" {
+		errs = append(errs, c.Errorf("web.metrics_token_env", "set metrics_token_env or metrics_token_file, not both"))
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		key, msg, _ := strings.Cut(err.Error(), ": ")
@@ -524,4 +590,22 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// ParsePrefix reads an address ("10.0.0.5", "::1") or a CIDR range ("10.0.0.0/8") of
+// web.trusted_proxies.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

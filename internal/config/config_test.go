@@ -33,7 +33,7 @@ telephony:
 users:
   - {name: alice, extensions: ["200"], email: alice@example.com, admin: true}
 calls: {max_age: 2h}
-cluster: {nats_url: "nats://127.0.0.1:4222", lease: postgres, lease_ttl: 3s}
+cluster: {nats_url: "nats://127.0.0.1:4222", lease: postgres, lease_ttl: 3s, secret_env: RINGSIDE_CLUSTER_SECRET}
 `
 	c, err := Parse("ringside.yaml", []byte(src))
 	if err != nil {
@@ -75,7 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{"two errors at once", "foo: 1\nbar: 2\n", []string{"ringside.yaml:1: foo: unknown key", "ringside.yaml:2: bar: unknown key"}},
 		{"syntax", "listen: [\n", []string{"ringside.yaml:"}},
 		{"telephony without kind", "telephony:\n  - {name: x}\n", []string{"ringside.yaml:2: telephony: each entry needs a kind"}},
-		{"bad cluster lease", "cluster:\n  nats_url: nats://127.0.0.1:4222\n  lease: zookeeper\n", []string{"ringside.yaml:3: cluster.lease:", "zookeeper"}},
+		{"bad cluster lease", "cluster:\n  nats_url: nats://127.0.0.1:4222\n  lease: zookeeper\n  secret_env: S\n", []string{"ringside.yaml:3: cluster.lease:", "zookeeper"}},
 		{"unknown key in a user", "users:\n  - {name: a, extension: '200'}\n", []string{`users[0].extension: unknown key (did you mean "extensions"?)`}},
 	}
 	for _, tc := range tests {

@@ -327,7 +327,8 @@ func (r *run) startServer(ctx context.Context) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("loadtest: %w", err)
 	}
-	y := fmt.Sprintf("data_dir: %s\nlisten: 127.0.0.1:0\nlog_level: warn\ntelephony:\n  - {kind: webhook}\n", dir)
+	// Every simulated agent connects from 127.0.0.1: lift the per-address connection cap.
+	y := fmt.Sprintf("data_dir: %s\nlisten: 127.0.0.1:0\nlog_level: warn\nweb: {max_connections_per_address: 1000000}\ntelephony:\n  - {kind: webhook}\n", dir)
 	if r.ami != nil {
 		y += fmt.Sprintf("  - {kind: ami, address: %q, username: bench, secret: bench, auth: plain}\n", r.ami.Addr())
 	}

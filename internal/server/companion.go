@@ -14,17 +14,19 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ringside/ringside/internal/agent"
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/companion"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/web"
 )
 
-// Limits on what one companion connection may do: companions are untrusted (an agent
-// token can speak only for its own extensions, and only so fast).
+// Limits on what one user's companions may do: companions are untrusted (an agent token
+// can speak only for its own extensions, and only so fast). They count per user, over all
+// of the user's companion connections (web.max_companions_per_user caps those).
 const (
-	companionMaxOpenCalls  = 32               // calls of one connection that have not ended
-	companionMaxPerSecond  = 50               // signals per second and connection
+	companionMaxOpenCalls  = 32               // calls of one user that have not ended
+	companionMaxPerSecond  = 50               // signals per second and user
 	companionRequestWait   = 20 * time.Second // dial/answer/hangup wait for the phone's answer
 	companionMaxSkew       = 24 * time.Hour   // signal times further off become now
 	companionMaxCallIDSize = 200
@@ -38,6 +40,7 @@ type companions struct {
 
 	mu      sync.Mutex
 	conns   map[string][]*companionConn // user → connections, newest last
+	limits  map[string]*companionLimits // user → what their companions did (while connected)
 	pending map[string]*companionReq    // request id → request
 	seq     uint64
 }
@@ -45,8 +48,12 @@ type companions struct {
 type companionConn struct {
 	id   string
 	user string
-	// The fields below belong to the connection's reader (the hub calls onMessage from
-	// one goroutine).
+	lim  *companionLimits
+}
+
+// companionLimits are one user's counts, shared by all their companion connections.
+type companionLimits struct {
+	mu     sync.Mutex
 	open   map[string]bool // call ids that have not ended
 	window time.Time
 	count  int
@@ -58,13 +65,17 @@ type companionReq struct {
 }
 
 func newCompanions(s *Server) *companions {
-	return &companions{s: s, log: s.log.With("component", "companion"), conns: map[string][]*companionConn{}, pending: map[string]*companionReq{}}
+	return &companions{s: s, log: s.log.With("component", "companion"), conns: map[string][]*companionConn{}, limits: map[string]*companionLimits{}, pending: map[string]*companionReq{}}
 }
 
 // Serve runs one companion connection (web.Companion).
-func (cs *companions) Serve(rw http.ResponseWriter, r *http.Request, u store.User) {
-	c := &companionConn{id: randomID() + randomID(), user: u.Name, open: map[string]bool{}}
+func (cs *companions) Serve(rw http.ResponseWriter, r *http.Request, u store.User, id agent.Identity) {
+	c := &companionConn{id: randomID() + randomID(), user: u.Name}
 	cs.mu.Lock()
+	if cs.limits[u.Name] == nil {
+		cs.limits[u.Name] = &companionLimits{open: map[string]bool{}}
+	}
+	c.lim = cs.limits[u.Name]
 	cs.conns[u.Name] = append(cs.conns[u.Name], c)
 	cs.mu.Unlock()
 	defer cs.drop(c)
@@ -73,7 +84,7 @@ func (cs *companions) Serve(rw http.ResponseWriter, r *http.Request, u store.Use
 	greet, _ := json.Marshal(companion.Hello{Type: companion.TypeHello, Session: c.id, User: u.Name, Extensions: cs.extensions(u.Name)})
 	hello = append(hello, greet)
 	cs.log.Info("companion connected", "user", u.Name)
-	err := cs.s.hub.Serve(r.Context(), rw, r, u.Name, hello, func(b []byte) { cs.message(c, b) })
+	err := cs.s.hub.ServeAs(r.Context(), rw, r, id, hello, func(b []byte) { cs.message(c, b) })
 	if err != nil {
 		cs.log.Debug("companion connection not opened", "user", u.Name, "err", err)
 		return
@@ -87,6 +98,7 @@ func (cs *companions) drop(c *companionConn) {
 	cs.conns[c.user] = slices.DeleteFunc(cs.conns[c.user], func(x *companionConn) bool { return x == c })
 	if len(cs.conns[c.user]) == 0 {
 		delete(cs.conns, c.user)
+		delete(cs.limits, c.user)
 	}
 	for id, p := range cs.pending {
 		if p.session == c.id {
@@ -150,11 +162,14 @@ func (cs *companions) message(c *companionConn, b []byte) {
 
 // signal builds the call signal of a companion message, or says why it is refused.
 func (cs *companions) signal(c *companionConn, m companion.Signal, now time.Time) (call.Signal, error) {
-	if now.Sub(c.window) >= time.Second {
-		c.window, c.count = now, 0
+	c.lim.mu.Lock()
+	defer c.lim.mu.Unlock()
+	lim := c.lim
+	if now.Sub(lim.window) >= time.Second {
+		lim.window, lim.count = now, 0
 	}
-	c.count++
-	if c.count > companionMaxPerSecond {
+	lim.count++
+	if lim.count > companionMaxPerSecond {
 		return call.Signal{}, fmt.Errorf("more than %d signals a second", companionMaxPerSecond)
 	}
 	switch m.Kind {
@@ -183,17 +198,17 @@ func (cs *companions) signal(c *companionConn, m companion.Signal, now time.Time
 	default:
 		return call.Signal{}, fmt.Errorf("extension %q is not one of the user's %v", ext, exts)
 	}
-	if !c.open[m.CallID] {
+	if !lim.open[m.CallID] {
 		if m.Kind == call.SigEnded && ext == "" {
-			// the end of a call this connection never reported: harmless, pass it on
-		} else if len(c.open) >= companionMaxOpenCalls {
+			// the end of a call this user never reported: harmless, pass it on
+		} else if len(lim.open) >= companionMaxOpenCalls {
 			return call.Signal{}, fmt.Errorf("more than %d calls in progress", companionMaxOpenCalls)
 		} else {
-			c.open[m.CallID] = true
+			lim.open[m.CallID] = true
 		}
 	}
 	if m.Kind == call.SigEnded && ext == "" {
-		delete(c.open, m.CallID)
+		delete(lim.open, m.CallID)
 	}
 	at := m.Time
 	if at.IsZero() || at.Sub(now) > companionMaxSkew || now.Sub(at) > companionMaxSkew {

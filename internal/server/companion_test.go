@@ -62,7 +62,7 @@ func TestCompanionSignal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &companionConn{id: "s", user: tt.user, open: map[string]bool{}}
+			c := &companionConn{id: "s", user: tt.user, lim: &companionLimits{open: map[string]bool{}}}
 			got, err := cs.signal(c, tt.in, now)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -83,7 +83,7 @@ func TestCompanionSignal(t *testing.T) {
 func TestCompanionLimits(t *testing.T) {
 	s := &Server{log: slog.New(slog.DiscardHandler), users: map[string]store.User{"alice": {Name: "alice", Extensions: []string{"200"}}}}
 	cs := newCompanions(s)
-	c := &companionConn{id: "s", user: "alice", open: map[string]bool{}}
+	c := &companionConn{id: "s", user: "alice", lim: &companionLimits{open: map[string]bool{}}}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	ring := func(id string, at time.Time) error {
 		_, err := cs.signal(c, companion.Signal{Kind: call.SigRinging, CallID: id, Extension: "200"}, at)

@@ -66,6 +66,27 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.lookup.Requests()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_calls_tracked", Help: "Calls held by the tracker."},
 			func() float64 { return float64(s.track.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_cluster_connected", Help: "1 when the cluster bus is connected to NATS."},
+			func() float64 {
+				if s.clu != nil && s.clu.bus != nil && s.clu.bus.State() == "" {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringside_cluster_forged_total", Help: "Cluster messages dropped for a missing or wrong signature."},
+			func() float64 {
+				if s.clu != nil && s.clu.bus != nil {
+					return float64(s.clu.bus.Forged())
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringside_connections_refused_total", Help: "Connections closed at once for being past web.max_connections or web.max_connections_per_address."},
+			func() float64 {
+				if s.limits != nil {
+					return float64(s.limits.refused.Load())
+				}
+				return 0
+			}),
 	)
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -77,8 +78,9 @@ type Server struct {
 	mu    sync.RWMutex
 	users map[string]store.User // by name, refreshed from the store
 
-	ln    net.Listener
-	ready chan struct{}
+	ln     net.Listener
+	limits *limitListener
+	ready  chan struct{}
 }
 
 type namedSource struct {
@@ -157,7 +159,8 @@ func (s *Server) build(ctx context.Context) error {
 		return cfg.Errorf("lookup", "%v", err)
 	}
 	s.lookup.SetObserver(s.met.lookupObserved)
-	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns, Written: func(m []byte, since time.Time) { s.met.written(m, since) }})
+	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns, Written: func(m []byte, since time.Time) { s.met.written(m, since) },
+		MaxPerUser: map[string]int{"stream": cfg.Web.MaxStreamsPerUser, "companion": cfg.Web.MaxCompanionsPerUser}})
 	s.track = call.NewTracker(call.TrackerConfig{Parse: s.parser.Parse, MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace})
 	_, logs := s.dir.(crm.ActivityLogger)
 	s.pipe = newPipeline(s.log.With("component", "pipeline"), s.track, s.lookup, s.parser, s.hub, s.st, logs, 0)
@@ -222,13 +225,26 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	s.comp = newCompanions(s)
+	var trusted []netip.Prefix
+	for _, p := range cfg.Web.TrustedProxies {
+		pf, err := config.ParsePrefix(p)
+		if err != nil {
+			return cfg.Errorf("web.trusted_proxies", "%v", err)
+		}
+		trusted = append(trusted, pf)
+	}
+	metricsToken, err := secretFrom(cfg.Web.MetricsTokenEnv, cfg.Web.MetricsTokenFile)
+	if err != nil {
+		return cfg.Errorf("web.metrics_token_env", "%v", err)
+	}
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion: s.comp,
 		Rules:     func() any { return s.Rules() },
-	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind}, s.log.With("component", "web"))
+	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind,
+		TrustedProxies: trusted, MetricsToken: metricsToken}, s.log.With("component", "web"))
 	return err
 }
 
@@ -287,8 +303,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
+	s.limits = newLimitListener(ln, s.maxConnections(), s.cfg.Web.MaxConnectionsPerAddress, s.web.TrustedProxies())
+	ln = s.limits
 	s.ln = ln
-	srv := &http.Server{Handler: s.web, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	// Every connection has a deadline for reading its request and writing its answer, and
+	// an idle one is closed; streams clear theirs at the upgrade (agent.Hub).
+	srv := &http.Server{Handler: s.web, ReadHeaderTimeout: min(10*time.Second, s.cfg.Web.ReadTimeout), ReadTimeout: s.cfg.Web.ReadTimeout,
+		WriteTimeout: s.cfg.Web.WriteTimeout, IdleTimeout: s.cfg.Web.IdleTimeout, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 
 	// The pipeline outlives the sources so that it drains what they emitted.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -317,6 +339,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { s.refreshLoop(ctx) })
+	wg.Go(func() { s.watchAccess(ctx) })
 	wg.Go(func() {
 		var err error
 		if s.cfg.Web.TLSCert != "" {

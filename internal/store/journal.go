@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
@@ -32,7 +33,9 @@ type CallRecord struct {
 
 // CallFilter selects journal entries.
 type CallFilter struct {
-	Extensions []string  // calls with a leg on one of these; nil = all calls
+	Extensions []string // calls with a leg on one of these; nil = all calls
+	// Viewer keeps only the calls this user may see (Viewer.Sees); nil = no such bound.
+	Viewer     *Viewer
 	MissedOnly bool      // only missed calls
 	Limit      int       // at most this many (default 100, at most 1000)
 	Before     time.Time // only calls started before this (paging); zero = no bound
@@ -184,6 +187,44 @@ func (s *Store) GetCall(ctx context.Context, id string) (CallRecord, error) {
 	return r, nil
 }
 
+// A Viewer is an agent looking at calls. The one rule for who sees a call, used by
+// every list, view, stream and search: a call is the viewer's when one of its legs is
+// theirs, that is a leg routed to them by name, or a leg on one of their extensions that
+// was routed to nobody by name. (A call routed to alice on bob's extension is alice's.)
+type Viewer struct {
+	User       string
+	Extensions []string
+}
+
+// Sees applies the rule to a call.
+func (v Viewer) Sees(c call.Call) bool {
+	for _, l := range c.Legs {
+		if l.User != "" {
+			if l.User == v.User {
+				return true
+			}
+			continue
+		}
+		if slices.Contains(v.Extensions, l.Extension) {
+			return true
+		}
+	}
+	return false
+}
+
+// where is the rule in SQL, on call_legs.
+func (v Viewer) where() (string, []any) {
+	q := `id IN (SELECT call_id FROM call_legs WHERE user_name = ?`
+	args := []any{v.User}
+	if len(v.Extensions) > 0 {
+		q += ` OR (user_name = '' AND extension IN (` + placeholders(len(v.Extensions)) + `))`
+		for _, e := range v.Extensions {
+			args = append(args, e)
+		}
+	}
+	return q + `)`, args
+}
+
 // ListCalls returns the journal entries f selects, newest first.
 func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, error) {
 	if f.Extensions != nil && len(f.Extensions) == 0 {
@@ -191,6 +232,11 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, erro
 	}
 	q := `SELECT ` + callColumns + ` FROM calls WHERE 1 = 1`
 	var args []any
+	if f.Viewer != nil {
+		w, a := f.Viewer.where()
+		q += ` AND ` + w
+		args = append(args, a...)
+	}
 	if f.Extensions != nil {
 		q += ` AND id IN (SELECT call_id FROM call_legs WHERE extension IN (` + placeholders(len(f.Extensions)) + `))`
 		for _, e := range f.Extensions {

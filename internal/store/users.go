@@ -20,12 +20,15 @@ import (
 
 // A User is an agent (or admin) and the extensions whose calls they see.
 type User struct {
-	ID         int64     `json:"id"`
-	Name       string    `json:"name"`
-	Extensions []string  `json:"extensions"`
-	Email      string    `json:"email,omitempty"`
-	Admin      bool      `json:"admin,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64    `json:"id"`
+	Name       string   `json:"name"`
+	Extensions []string `json:"extensions"`
+	Email      string   `json:"email,omitempty"`
+	Admin      bool     `json:"admin,omitempty"`
+	// Disabled users cannot log in, and their tokens and sessions do not work
+	// (DisableUser); their data stays.
+	Disabled  bool      `json:"disabled,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // AddUser stores u (its ID and CreatedAt are set here) with a bcrypt hash of password.
@@ -34,6 +37,14 @@ func (s *Store) AddUser(ctx context.Context, u User, password string) (User, err
 	u.Name = strings.TrimSpace(u.Name)
 	if u.Name == "" {
 		return User{}, fmt.Errorf("store: add user: name is empty")
+	}
+	if err := CheckName("user name", u.Name); err != nil {
+		return User{}, fmt.Errorf("store: add user: %w", err)
+	}
+	for _, e := range u.Extensions {
+		if err := CheckName("extension", strings.TrimSpace(e)); err != nil {
+			return User{}, fmt.Errorf("store: add user %s: %w", u.Name, err)
+		}
 	}
 	if password == "" {
 		return User{}, fmt.Errorf("store: add user %s: password is empty", u.Name)
@@ -91,6 +102,11 @@ func (s *Store) SetExtensions(ctx context.Context, name string, exts []string) e
 		if err != nil {
 			return err
 		}
+		for _, e := range exts {
+			if err := CheckName("extension", strings.TrimSpace(e)); err != nil {
+				return fmt.Errorf("store: set extensions of %s: %w", name, err)
+			}
+		}
 		return setExtensions(ctx, t, id, cleanExtensions(exts))
 	})
 }
@@ -107,11 +123,11 @@ func userID(ctx context.Context, t tx, name string) (int64, error) {
 	return id, nil
 }
 
-const userColumns = `id, name, email, admin, created_at`
+const userColumns = `id, name, email, admin, disabled, created_at`
 
 func scanUser(sc interface{ Scan(...any) error }, u *User) error {
 	var created int64
-	if err := sc.Scan(&u.ID, &u.Name, &u.Email, &u.Admin, &created); err != nil {
+	if err := sc.Scan(&u.ID, &u.Name, &u.Email, &u.Admin, &u.Disabled, &created); err != nil {
 		return err
 	}
 	u.CreatedAt = fromTS(created)
@@ -232,7 +248,8 @@ func (s *Store) dummy() []byte {
 // (for unknown users too, after the same bcrypt work).
 func (s *Store) CheckPassword(ctx context.Context, name, password string) (User, error) {
 	var hash []byte
-	err := s.queryRow(ctx, `SELECT password_hash FROM users WHERE name = ?`, name).Scan(&hash)
+	var disabled bool
+	err := s.queryRow(ctx, `SELECT password_hash, disabled FROM users WHERE name = ?`, name).Scan(&hash, &disabled)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: check password: %w", err)
 	}
@@ -240,7 +257,7 @@ func (s *Store) CheckPassword(ctx context.Context, name, password string) (User,
 		_ = bcrypt.CompareHashAndPassword(s.dummy(), []byte(password))
 		return User{}, ErrBadCredentials
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || disabled {
 		return User{}, ErrBadCredentials
 	}
 	return s.GetUser(ctx, name)
@@ -255,14 +272,21 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("store: set password for %s: %w", name, err)
 	}
-	res, err := s.exec(ctx, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name)
-	if err != nil {
-		return fmt.Errorf("store: set password for %s: %w", name, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: user %q: %w", name, ErrNotFound)
-	}
-	return nil
+	// A new password ends the user's browser sessions (their open streams close within a
+	// second: AccessChanges); API tokens stay.
+	return s.inTx(ctx, func(t tx) error {
+		id, err := userID(ctx, t, name)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id); err != nil {
+			return fmt.Errorf("store: set password for %s: %w", name, err)
+		}
+		if _, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("store: set password for %s: %w", name, err)
+		}
+		return s.logAccess(ctx, t, AccessChange{Kind: AccessPassword, User: name})
+	})
 }
 
 // SetUserSetting stores one setting of the agent desktop for user.
@@ -344,6 +368,8 @@ type Token struct {
 	Scope     string    `json:"scope"`
 	Name      string    `json:"name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the token stops working (zero: never).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // newSecret returns prefix + 32 random bytes in base64url.
@@ -363,6 +389,15 @@ func hashSecret(secret string) string {
 // CreateToken makes a token for user (required for scope agent, optional for pbx) and
 // returns its secret ("rs_…"), which is not stored: only its SHA-256 hash is.
 func (s *Store) CreateToken(ctx context.Context, user, scope, name string) (string, Token, error) {
+	return s.CreateTokenUntil(ctx, user, scope, name, time.Time{})
+}
+
+// CreateTokenUntil is CreateToken for a token that stops working at expires (zero:
+// never; a time in the past is an error).
+func (s *Store) CreateTokenUntil(ctx context.Context, user, scope, name string, expires time.Time) (string, Token, error) {
+	if !expires.IsZero() && !expires.After(s.now()) {
+		return "", Token{}, fmt.Errorf("store: create token: the expiry %s is in the past", expires.Format(time.RFC3339))
+	}
 	if scope != ScopeAgent && scope != ScopePBX {
 		return "", Token{}, fmt.Errorf("store: create token: scope %q is not agent or pbx", scope)
 	}
@@ -373,7 +408,7 @@ func (s *Store) CreateToken(ctx context.Context, user, scope, name string) (stri
 	if err != nil {
 		return "", Token{}, fmt.Errorf("store: create token: %w", err)
 	}
-	tok := Token{User: user, Scope: scope, Name: name, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	tok := Token{User: user, Scope: scope, Name: name, CreatedAt: s.now().UTC().Truncate(time.Microsecond), ExpiresAt: expires.UTC()}
 	err = s.inTx(ctx, func(t tx) error {
 		var uid sql.NullInt64
 		if user != "" {
@@ -383,8 +418,8 @@ func (s *Store) CreateToken(ctx context.Context, user, scope, name string) (stri
 			}
 			uid = sql.NullInt64{Int64: id, Valid: true}
 		}
-		err := t.queryRow(ctx, `INSERT INTO tokens (user_id, scope, name, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			uid, scope, name, hashSecret(secret), ts(tok.CreatedAt)).Scan(&tok.ID)
+		err := t.queryRow(ctx, `INSERT INTO tokens (user_id, scope, name, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			uid, scope, name, hashSecret(secret), ts(tok.CreatedAt), ts(tok.ExpiresAt)).Scan(&tok.ID)
 		if err != nil {
 			return fmt.Errorf("store: create token: %w", err)
 		}
@@ -396,14 +431,15 @@ func (s *Store) CreateToken(ctx context.Context, user, scope, name string) (stri
 	return secret, tok, nil
 }
 
-const tokenSelect = `SELECT t.id, COALESCE(u.name, ''), t.scope, t.name, t.created_at FROM tokens t LEFT JOIN users u ON u.id = t.user_id`
+const tokenSelect = `SELECT t.id, COALESCE(u.name, ''), t.scope, t.name, t.created_at, t.expires_at, COALESCE(u.disabled, FALSE) FROM tokens t LEFT JOIN users u ON u.id = t.user_id`
 
-func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
+func scanToken(sc interface{ Scan(...any) error }) (Token, bool, error) {
 	var tok Token
-	var created int64
-	err := sc.Scan(&tok.ID, &tok.User, &tok.Scope, &tok.Name, &created)
-	tok.CreatedAt = fromTS(created)
-	return tok, err
+	var created, expires int64
+	var disabled bool
+	err := sc.Scan(&tok.ID, &tok.User, &tok.Scope, &tok.Name, &created, &expires, &disabled)
+	tok.CreatedAt, tok.ExpiresAt = fromTS(created), fromTS(expires)
+	return tok, disabled, err
 }
 
 // CheckToken returns the token whose secret this is, or ErrNotFound.
@@ -411,12 +447,18 @@ func (s *Store) CheckToken(ctx context.Context, secret string) (Token, error) {
 	if !strings.HasPrefix(secret, "rs_") {
 		return Token{}, fmt.Errorf("store: token: %w", ErrNotFound)
 	}
-	tok, err := scanToken(s.queryRow(ctx, tokenSelect+` WHERE t.hash = ?`, hashSecret(secret)))
+	tok, disabled, err := scanToken(s.queryRow(ctx, tokenSelect+` WHERE t.hash = ?`, hashSecret(secret)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("store: token: %w", ErrNotFound)
 	}
 	if err != nil {
 		return Token{}, fmt.Errorf("store: token: %w", err)
+	}
+	if disabled {
+		return Token{}, fmt.Errorf("store: token %d: its user is disabled: %w", tok.ID, ErrNotFound)
+	}
+	if !tok.ExpiresAt.IsZero() && !tok.ExpiresAt.After(s.now()) {
+		return Token{}, fmt.Errorf("store: token %d expired: %w", tok.ID, ErrNotFound)
 	}
 	return tok, nil
 }
@@ -430,7 +472,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	defer rows.Close()
 	var toks []Token
 	for rows.Next() {
-		tok, err := scanToken(rows)
+		tok, _, err := scanToken(rows)
 		if err != nil {
 			return nil, fmt.Errorf("store: list tokens: %w", err)
 		}
@@ -439,16 +481,23 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	return toks, rows.Err()
 }
 
-// RevokeToken deletes token id (ErrNotFound if there is none).
+// RevokeToken deletes token id (ErrNotFound if there is none); its open streams close
+// within a second on every node (AccessChanges).
 func (s *Store) RevokeToken(ctx context.Context, id int64) error {
-	res, err := s.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("store: revoke token: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: revoke token %d: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.inTx(ctx, func(t tx) error {
+		var user string
+		err := t.queryRow(ctx, `SELECT COALESCE(u.name, '') FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = ?`, id).Scan(&user)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: revoke token %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("store: revoke token %d: %w", id, err)
+		}
+		if _, err := t.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("store: revoke token %d: %w", id, err)
+		}
+		return s.logAccess(ctx, t, AccessChange{Kind: AccessRevoke, User: user, TokenID: id})
+	})
 }
 
 // CreateSession starts a browser session for user lasting ttl and returns its secret
@@ -486,37 +535,70 @@ func (s *Store) CreateSession(ctx context.Context, user string, ttl time.Duratio
 	return secret, csrf, nil
 }
 
-// Session returns the user and CSRF token of a live session, or ErrNotFound (unknown or
-// expired; an expired one is deleted).
+// Session returns the user and CSRF token of a live session, or ErrNotFound (unknown,
+// expired or its user disabled; an expired one is deleted).
 func (s *Store) Session(ctx context.Context, secret string) (User, string, error) {
+	se, err := s.SessionInfo(ctx, secret)
+	return se.User, se.CSRF, err
+}
+
+// A Session is a live browser session.
+type Session struct {
+	ID        string // SessionID of the secret: names the session in AccessChanges
+	User      User
+	CSRF      string
+	ExpiresAt time.Time
+}
+
+// SessionID returns the id of the session whose cookie secret this is (its hash: the
+// secret itself is not stored).
+func SessionID(secret string) string { return hashSecret(secret) }
+
+// SessionInfo is Session with the session's id and expiry.
+func (s *Store) SessionInfo(ctx context.Context, secret string) (Session, error) {
 	var userName, csrf string
 	var expires int64
 	h := hashSecret(secret)
 	err := s.queryRow(ctx, `SELECT u.name, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, h).
 		Scan(&userName, &csrf, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, "", fmt.Errorf("store: session: %w", ErrNotFound)
+		return Session{}, fmt.Errorf("store: session: %w", ErrNotFound)
 	}
 	if err != nil {
-		return User{}, "", fmt.Errorf("store: session: %w", err)
+		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
 	if expires <= ts(s.now()) {
 		if _, err := s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, h); err != nil {
-			return User{}, "", fmt.Errorf("store: session: %w", err)
+			return Session{}, fmt.Errorf("store: session: %w", err)
 		}
-		return User{}, "", fmt.Errorf("store: session expired: %w", ErrNotFound)
+		return Session{}, fmt.Errorf("store: session expired: %w", ErrNotFound)
 	}
 	u, err := s.GetUser(ctx, userName)
 	if err != nil {
-		return User{}, "", err
+		return Session{}, err
 	}
-	return u, csrf, nil
+	if u.Disabled {
+		return Session{}, fmt.Errorf("store: session of disabled user %s: %w", u.Name, ErrNotFound)
+	}
+	return Session{ID: h, User: u, CSRF: csrf, ExpiresAt: fromTS(expires)}, nil
 }
 
-// DeleteSession ends a session (logout). Deleting an unknown session is not an error.
+// DeleteSession ends a session (logout); its open streams close within a second on every
+// node (AccessChanges). Deleting an unknown session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, secret string) error {
-	if _, err := s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hashSecret(secret)); err != nil {
-		return fmt.Errorf("store: delete session: %w", err)
-	}
-	return nil
+	h := hashSecret(secret)
+	return s.inTx(ctx, func(t tx) error {
+		var user string
+		err := t.queryRow(ctx, `SELECT u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, h).Scan(&user)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: delete session: %w", err)
+		}
+		if _, err := t.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, h); err != nil {
+			return fmt.Errorf("store: delete session: %w", err)
+		}
+		return s.logAccess(ctx, t, AccessChange{Kind: AccessLogout, User: user, Session: h})
+	})
 }

@@ -33,12 +33,13 @@ func (w *Web) eventsNamed() http.Handler {
 }
 
 func (w *Web) stream(rw http.ResponseWriter, r *http.Request) {
-	u := principalOf(r).user
+	p := principalOf(r)
+	u := p.user
 	var hello [][]byte
 	if w.d.Hello != nil {
 		hello = w.d.Hello(u.Name)
 	}
-	if err := w.d.Hub.Attach(rw, r, u.Name, hello, nil); err != nil {
+	if err := w.d.Hub.AttachAs(rw, r, p.identity("stream"), hello, nil); err != nil {
 		w.log.Debug("stream not opened", "user", u.Name, "err", err)
 	}
 }
@@ -85,21 +86,9 @@ func (w *Web) applyPick(r *http.Request, u store.User, e164 string, ms []crm.Mat
 	return ms
 }
 
+// canSee is the one rule for who sees a call (store.Viewer.Sees), used by every view.
 func (w *Web) canSee(u store.User, c call.Call) bool {
-	if u.Admin {
-		return true
-	}
-	for _, l := range c.Legs {
-		if l.User == u.Name {
-			return true
-		}
-		for _, e := range u.Extensions {
-			if l.Extension == e && l.User == "" {
-				return true
-			}
-		}
-	}
-	return false
+	return u.Admin || store.Viewer{User: u.Name, Extensions: u.Extensions}.Sees(c)
 }
 
 func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
@@ -107,10 +96,7 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.CallFilter{MissedOnly: q.Get("missed") == "1" || q.Get("missed") == "true"}
 	if !u.Admin || q.Get("mine") == "1" {
-		f.Extensions = u.Extensions
-		if f.Extensions == nil {
-			f.Extensions = []string{}
-		}
+		f.Viewer = &store.Viewer{User: u.Name, Extensions: u.Extensions}
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -124,6 +110,10 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			apiError(rw, http.StatusBadRequest, `query parameter "before" must be an RFC 3339 time`)
+			return
+		}
+		if t.Year() < 2000 || t.After(time.Now().AddDate(1, 0, 0)) {
+			apiError(rw, http.StatusBadRequest, `query parameter "before" must be a time from 2000 to a year from now`)
 			return
 		}
 		f.Before = t
@@ -141,6 +131,10 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord, bool) {
+	if err := checkID("id", r.PathValue("id")); err != nil {
+		apiError(rw, http.StatusBadRequest, err.Error())
+		return store.CallRecord{}, false
+	}
 	rec, err := w.d.Store.GetCall(r.Context(), r.PathValue("id"))
 	if err != nil || !w.canSee(principalOf(r).user, rec.Call) {
 		// The same answer for "no such call" and "not yours": ids are not secrets, but
@@ -213,16 +207,13 @@ func (w *Web) dial(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := principalOf(r).user
-	num := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(body.Number), "tel:"))
-	if num == "" || len(num) > 64 {
-		apiError(rw, http.StatusBadRequest, `field "number" is required (at most 64 characters)`)
+	num := body.Number
+	dialNum, err := w.dialable(num)
+	if err != nil {
+		apiError(rw, http.StatusBadRequest, `field "number": `+err.Error())
 		return
 	}
-	n := w.d.Parser.Parse(num)
-	if n.Withheld || (n.E164 == "" && strings.Trim(num, "+0123456789 -()/.") != "") {
-		apiError(rw, http.StatusBadRequest, "field \"number\": "+strconv.Quote(num)+" is not a phone number")
-		return
-	}
+	n := w.d.Parser.Parse(dialNum)
 	if len(u.Extensions) == 0 {
 		apiError(rw, http.StatusConflict, "you have no extension to dial from; ask an administrator to set one")
 		return
@@ -242,7 +233,7 @@ func (w *Web) dial(rw http.ResponseWriter, r *http.Request) {
 		apiError(rw, http.StatusNotImplemented, "no phone system that can dial is configured")
 		return
 	}
-	if err := w.d.Dial(r.Context(), u, num); err != nil {
+	if err := w.d.Dial(r.Context(), u, dialNum); err != nil {
 		switch {
 		case errors.Is(err, telephony.ErrDialUnsupported):
 			apiError(rw, http.StatusNotImplemented, userWords(err, telephony.ErrDialUnsupported))
@@ -254,7 +245,7 @@ func (w *Web) dial(rw http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	writeJSON(rw, http.StatusAccepted, map[string]any{"dialing": num, "number": n.E164, "extension": u.Extensions[0]})
+	writeJSON(rw, http.StatusAccepted, map[string]any{"dialing": dialNum, "number": n.E164, "extension": u.Extensions[0]})
 }
 
 func (w *Web) createRecord(rw http.ResponseWriter, r *http.Request) {
@@ -342,6 +333,10 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 	}
 	if body.CallID == "" {
 		apiError(rw, http.StatusBadRequest, `field "call_id" is required`)
+		return
+	}
+	if err := checkID("call_id", body.CallID); err != nil {
+		apiError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
 	rec, err := w.d.Store.GetCall(r.Context(), body.CallID)
@@ -444,6 +439,8 @@ func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz answers 200 or 503. The checks (with their error messages, which name hosts
+// and components) are shown only to administrators and with the metrics token.
 func (w *Web) readyz(rw http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{}
 	if w.d.Ready != nil {
@@ -460,6 +457,10 @@ func (w *Web) readyz(rw http.ResponseWriter, r *http.Request) {
 		} else {
 			out[k] = v
 		}
+	}
+	if !w.mayOperate(r) {
+		writeJSON(rw, code, map[string]any{"ready": code == http.StatusOK})
+		return
 	}
 	writeJSON(rw, code, map[string]any{"ready": code == http.StatusOK, "checks": out})
 }
@@ -478,6 +479,34 @@ func userWords(err, sentinel error) string {
 // system's "up", or "standby" (another node of the cluster runs it).
 func readyValue(v string) bool {
 	return v == "" || v == "up" || v == "standby"
+}
+
+// mayOperate reports whether r comes from an administrator or carries the metrics token.
+func (w *Web) mayOperate(r *http.Request) bool {
+	if w.opt.MetricsToken != "" {
+		if _, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && secretEqual(strings.TrimSpace(tok), w.opt.MetricsToken) {
+			return true
+		}
+	}
+	if r.Header.Get("Authorization") == "" {
+		if _, err := r.Cookie(sessionCookie); err != nil {
+			return false
+		}
+	}
+	p, err := w.authenticate(r, false)
+	return err == nil && p.scope == store.ScopeAgent && p.user.Admin
+}
+
+// metricsGuard requires the metrics token (web.metrics_token_env/_file) when one is set.
+func (w *Web) metricsGuard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.opt.MetricsToken != "" && !w.mayOperate(r) {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="ringside metrics"`)
+			apiError(rw, http.StatusUnauthorized, "the metrics token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
 }
 
 // listRules shows admins the rules in force (configured, or the defaults), read-only.

@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ringside/ringside/internal/agent"
 	"github.com/ringside/ringside/internal/store"
 )
 
@@ -18,10 +19,19 @@ const sessionCookie = "ringside_session"
 
 // principal is who a request speaks for.
 type principal struct {
-	user    store.User // zero for a pbx token
-	scope   string     // agent, pbx, or session
+	user    store.User // zero for a pbx token (even one bound to a user)
+	scope   string     // agent or pbx (a session is scope agent)
 	csrf    string     // with a session
 	session bool
+	// credential names what authenticated the request, "token:ID" or "session:ID", so that
+	// streams opened with it close when it ends; expires is when it ends by itself.
+	credential string
+	expires    time.Time
+}
+
+// identity is what the agent hub needs to cap and close a connection opened by p.
+func (p principal) identity(kind string) agent.Identity {
+	return agent.Identity{User: p.user.Name, Kind: kind, Credential: p.credential, Expires: p.expires}
 }
 
 type ctxKey struct{}
@@ -61,8 +71,9 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 			}
 			return principal{}, err
 		}
-		p := principal{scope: t.Scope}
-		if t.User != "" {
+		p := principal{scope: t.Scope, credential: "token:" + strconv.FormatInt(t.ID, 10), expires: t.ExpiresAt}
+		// A pbx token speaks for a phone system, never for a user, even when bound to one.
+		if t.User != "" && t.Scope == store.ScopeAgent {
 			u, err := w.d.Store.GetUser(r.Context(), t.User)
 			if err != nil {
 				return principal{}, errors.New("the token's user no longer exists")
@@ -73,11 +84,11 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 		return p, nil
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		u, csrf, err := w.d.Store.Session(r.Context(), c.Value)
+		se, err := w.d.Store.SessionInfo(r.Context(), c.Value)
 		if err != nil {
 			return principal{}, errors.New("session expired: log in again")
 		}
-		return principal{user: u, scope: "agent", csrf: csrf, session: true}, nil
+		return principal{user: se.User, scope: store.ScopeAgent, csrf: se.CSRF, session: true, credential: "session:" + se.ID, expires: se.ExpiresAt}, nil
 	}
 	return principal{}, errNoCredentials
 }
@@ -92,7 +103,7 @@ func (w *Web) agentOnly(h http.HandlerFunc) http.HandlerFunc {
 			apiError(rw, http.StatusUnauthorized, "authentication required: "+err.Error())
 			return
 		}
-		if p.user.Name == "" {
+		if p.scope != store.ScopeAgent || p.user.Name == "" {
 			apiError(rw, http.StatusForbidden, "this token is for a phone system, not a user")
 			return
 		}
@@ -139,30 +150,30 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+func (w *Web) clientIP(r *http.Request) string { return clientAddr(r, w.opt.TrustedProxies) }
 
-// login checks a password, throttled per user name and per client address.
+// login checks a password. The attempt is counted before bcrypt runs (per client address,
+// per user name from that address, and per user name) and refunded on success; past the
+// free attempts each key waits a growing delay (errThrottled carries it). bcrypt runs a
+// few at a time.
 func (w *Web) login(ctx context.Context, r *http.Request, name, password string) (store.User, string, string, error) {
-	now := time.Now()
-	ipKey, userKey := "ip:"+clientIP(r), "user:"+name
-	// Only failed attempts count: a shift of agents behind one NAT address logging in at
-	// nine must not lock each other out.
-	if w.limits.full(ipKey, 20, 5*time.Minute, now) || w.limits.full(userKey, 5, 5*time.Minute, now) {
-		return store.User{}, "", "", errThrottled
+	addr := w.clientIP(r)
+	release, wait := w.limits.admit(time.Now(),
+		limitKey{"a\x00" + addr, addrPolicy}, limitKey{"ua\x00" + name + "\x00" + addr, userAddrPolicy}, limitKey{"u\x00" + name, userPolicy})
+	if wait > 0 {
+		return store.User{}, "", "", throttled{wait}
 	}
-	u, err := w.d.Store.CheckPassword(ctx, name, password)
+	var u store.User
+	var err error
+	if werr := w.limits.work(ctx, func() { u, err = w.d.Store.CheckPassword(ctx, name, password) }); werr != nil {
+		release(true) // not checked: it does not count
+		return store.User{}, "", "", werr
+	}
 	if err != nil {
-		w.limits.allow(ipKey, 20, 5*time.Minute, now)
-		w.limits.allow(userKey, 5, 5*time.Minute, now)
+		release(false)
 		return store.User{}, "", "", err
 	}
-	w.limits.reset("user:" + name)
+	release(true)
 	secret, csrf, err := w.d.Store.CreateSession(ctx, u.Name, w.opt.SessionTTL)
 	if err != nil {
 		return store.User{}, "", "", err
@@ -170,11 +181,18 @@ func (w *Web) login(ctx context.Context, r *http.Request, name, password string)
 	return u, secret, csrf, nil
 }
 
+// throttled is errThrottled with how long to wait.
+type throttled struct{ wait time.Duration }
+
+func (t throttled) Error() string { return errThrottled.Error() }
+func (t throttled) Unwrap() error { return errThrottled }
+
 var errThrottled = errors.New("too many attempts: wait a few minutes")
 
-// tokenCache remembers checked tokens for a few seconds: a phone system posts an event per
+// tokenCache remembers checked tokens for a second: a phone system posts an event per
 // call state change, and each check would otherwise be a database query. A revoked token
-// stops working within tokenCacheTTL.
+// stops working within tokenCacheTTL on every node, at once on the node told of it
+// (Web.AccessChanged).
 type tokenCache struct {
 	mu sync.Mutex
 	m  map[[32]byte]cachedToken
@@ -185,17 +203,23 @@ type cachedToken struct {
 	expires time.Time
 }
 
-const tokenCacheTTL = 10 * time.Second
+const tokenCacheTTL = time.Second
 
 func (c *tokenCache) get(secret string, now time.Time) (principal, bool) {
 	k := sha256.Sum256([]byte(secret))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
-	if !ok || now.After(e.expires) {
+	if !ok || now.After(e.expires) || (!e.p.expires.IsZero() && !now.Before(e.p.expires)) {
 		return principal{}, false
 	}
 	return e.p, true
+}
+
+func (c *tokenCache) purge() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
 }
 
 func (c *tokenCache) put(secret string, p principal, now time.Time) {
@@ -206,4 +230,9 @@ func (c *tokenCache) put(secret string, p principal, now time.Time) {
 		c.m = map[[32]byte]cachedToken{}
 	}
 	c.m[k] = cachedToken{p: p, expires: now.Add(tokenCacheTTL)}
+}
+
+// secretEqual compares a secret in constant time (an empty one never matches).
+func secretEqual(got, want string) bool {
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }

@@ -5,15 +5,17 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/ringside/ringside/internal/agent"
 	"github.com/ringside/ringside/internal/store"
 )
 
 // Companion is the server side of the desktop companion protocol (see
 // internal/companion/README.md).
 type Companion interface {
-	// Serve runs one companion connection of u: it upgrades the request to a WebSocket
-	// and returns when the connection ends.
-	Serve(rw http.ResponseWriter, r *http.Request, u store.User)
+	// Serve runs one companion connection of u (id says which credential opened it, for
+	// the hub's caps and closing): it upgrades the request to a WebSocket and returns when
+	// the connection ends.
+	Serve(rw http.ResponseWriter, r *http.Request, u store.User, id agent.Identity)
 	// Control asks u's companion to "answer" or "hang up" ("hangup") callID ("" for the
 	// phone's current call); errors wrapping ErrNoCompanion mean none is connected.
 	Control(ctx context.Context, u store.User, action, callID string) error
@@ -34,7 +36,7 @@ func (w *Web) companion(rw http.ResponseWriter, r *http.Request) {
 		apiError(rw, http.StatusNotImplemented, "this server does not take desktop companions")
 		return
 	}
-	w.d.Companion.Serve(rw, r, p.user)
+	w.d.Companion.Serve(rw, r, p.user, p.identity("companion"))
 }
 
 // companionControl serves POST /api/v1/companion/{action} (answer, hangup) with an

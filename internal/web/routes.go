@@ -29,7 +29,7 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /healthz", w.healthz)
 	m.HandleFunc("GET /readyz", w.readyz)
 	if w.d.Metrics != nil {
-		m.Handle("GET /metrics", w.d.Metrics)
+		m.Handle("GET /metrics", w.metricsGuard(w.d.Metrics))
 	}
 	// The agent UI.
 	m.HandleFunc("GET /{$}", w.agentPage)

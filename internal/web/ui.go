@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -75,8 +77,19 @@ func (w *Web) allowedOrigin(host string) bool {
 }
 
 // localPath returns next when it is a path on this server (no open redirect), else "/".
+// Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+// "/\t/evil.example" would lead off-site: any control character, space or backslash, and
+// anything with a scheme or host, is refused.
 func localPath(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	bad := func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '\\' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, bad) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") || strings.ContainsFunc(u.Path, bad) {
 		return "/"
 	}
 	return next
@@ -104,8 +117,13 @@ func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		msg := "Wrong user name or password."
 		code := http.StatusUnauthorized
-		if errors.Is(err, errThrottled) {
-			msg, code = "Too many attempts. Wait a few minutes, then try again.", http.StatusTooManyRequests
+		var th throttled
+		if errors.As(err, &th) {
+			msg, code = "Too many attempts. Wait a moment, then try again.", http.StatusTooManyRequests
+			rw.Header().Set("Retry-After", strconv.Itoa(int(th.wait.Seconds())+1))
+		} else if errors.Is(err, errBusy) {
+			msg, code = "Too many logins at once. Try again in a moment.", http.StatusServiceUnavailable
+			rw.Header().Set("Retry-After", "5")
 		} else if !errors.Is(err, store.ErrBadCredentials) && !errors.Is(err, store.ErrNotFound) {
 			w.log.Error("login", "err", err)
 			msg, code = "Login is not possible right now.", http.StatusInternalServerError
@@ -165,13 +183,18 @@ func sameOrigin(origin string, r *http.Request) bool {
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 	p, err := w.authenticate(r, false)
 	if err == nil && p.session {
-		if r.PostFormValue("csrf") != p.csrf && r.Header.Get("X-CSRF-Token") != p.csrf {
+		r.Body = http.MaxBytesReader(rw, r.Body, 8<<10)
+		if !secretEqual(r.PostFormValue("csrf"), p.csrf) && !secretEqual(r.Header.Get("X-CSRF-Token"), p.csrf) {
 			http.Error(rw, "missing CSRF token", http.StatusForbidden)
 			return
 		}
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			w.d.Store.DeleteSession(r.Context(), c.Value)
+			if err := w.d.Store.DeleteSession(r.Context(), c.Value); err != nil {
+				w.log.Error("logout", "err", err)
+			}
 		}
+		// The page's streams end now (other nodes learn it from the store's access log).
+		w.d.Hub.CloseCredential(p.user.Name, p.credential, "logged out")
 	}
 	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)
@@ -180,7 +203,7 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 // recordPage shows a record of the built-in directory ("Open in CRM" without a CRM).
 func (w *Web) recordPage(rw http.ResponseWriter, r *http.Request) {
 	p, err := w.authenticate(r, false)
-	if err != nil || p.user.Name == "" {
+	if err != nil || p.user.Name == "" || p.scope != store.ScopeAgent {
 		http.Redirect(rw, r, "/login", http.StatusSeeOther)
 		return
 	}

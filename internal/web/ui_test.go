@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -178,29 +179,76 @@ func TestNoInlineCode(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	th := newThrottle()
+func TestLoginLimiter(t *testing.T) {
+	l := newLoginLimiter()
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	for i := range 5 {
-		if th.full("user:x", 5, time.Minute, now) {
-			t.Fatalf("full after %d attempts", i)
+	k := limitKey{"u\x00x", limitPolicy{free: 3, base: time.Second, max: 4 * time.Second}}
+	// Three free attempts, counted before the check: a fourth at once must wait.
+	for i := range 3 {
+		if _, wait := l.admit(now, k); wait > 0 {
+			t.Fatalf("attempt %d waits %s", i, wait)
 		}
-		th.allow("user:x", 5, time.Minute, now)
 	}
-	if !th.full("user:x", 5, time.Minute, now) {
-		t.Error("not full after 5 attempts")
+	if _, wait := l.admit(now, k); wait != time.Second {
+		t.Fatalf("4th attempt: wait %s, want 1s", wait)
 	}
-	if th.full("user:x", 5, time.Minute, now.Add(time.Minute)) {
-		t.Error("still full after the window")
+	// The delay doubles with each failure, up to max; nobody is locked out.
+	now = now.Add(time.Second)
+	rel, wait := l.admit(now, k)
+	if wait != 0 {
+		t.Fatalf("after the delay: wait %s", wait)
 	}
-	th.reset("user:x")
-	if th.full("user:x", 5, time.Minute, now) {
-		t.Error("full after reset")
+	rel(false)
+	if _, wait := l.admit(now, k); wait != 2*time.Second {
+		t.Fatalf("5th: wait %s, want 2s", wait)
+	}
+	now = now.Add(2 * time.Second)
+	rel, _ = l.admit(now, k)
+	rel(true) // the right password: refunded
+	if _, wait := l.admit(now, k); wait != 2*time.Second {
+		t.Fatalf("after a refund: wait %s, want 2s", wait)
+	}
+	// A key that is not ready stops the others from counting.
+	other := limitKey{"a\x00y", limitPolicy{free: 1, base: time.Second, max: time.Second}}
+	if _, wait := l.admit(now, other, k); wait == 0 {
+		t.Fatal("admitted while k waits")
+	}
+	if _, wait := l.admit(now, other); wait != 0 {
+		t.Fatal("other was counted by a refused attempt")
+	}
+	// Keys age out one by one.
+	if len(l.keys) != 2 {
+		t.Fatalf("%d keys", len(l.keys))
+	}
+	l.admit(now.Add(limiterIdle+5*time.Second), limitKey{"new", k.policy})
+	if len(l.keys) != 1 {
+		t.Fatalf("%d keys after the idle time, want 1", len(l.keys))
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct{ remote, xff, want string }{
+		{"192.0.2.1:5000", "203.0.113.9", "192.0.2.1"},           // not a proxy: the header is ignored
+		{"10.0.0.2:5000", "203.0.113.9", "203.0.113.9"},          // a trusted proxy
+		{"10.0.0.2:5000", "6.6.6.6, 203.0.113.9", "203.0.113.9"}, // the client's own claim is not believed
+		{"10.0.0.2:5000", "203.0.113.9, 10.0.0.3", "203.0.113.9"},
+		{"10.0.0.2:5000", "", "10.0.0.2"},
+		{"10.0.0.2:5000", "garbage", "10.0.0.2"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := clientAddr(r, trusted); got != tc.want {
+			t.Errorf("%s with X-Forwarded-For %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
 	}
 }
 
 func FuzzLocalPath(f *testing.F) {
-	for _, s := range []string{"/", "//evil", "/\\evil", "https://x", "/?a=b", "/%2F%2Fevil"} {
+	for _, s := range []string{"/", "//evil", "/\\evil", "https://x", "/?a=b", "/%2F%2Fevil", "/\t/evil.example", "/%09/evil"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, next string) {
@@ -208,7 +256,7 @@ func FuzzLocalPath(f *testing.F) {
 		if got != "/" && got != next {
 			t.Fatalf("localPath(%q) = %q: neither the input nor /", next, got)
 		}
-		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\r\n") {
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\r\n\t ") {
 			t.Fatalf("localPath(%q) = %q leaves the site", next, got)
 		}
 	})

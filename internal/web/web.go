@@ -13,9 +13,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ringside/ringside/internal/agent"
@@ -67,7 +67,15 @@ type Options struct {
 	OriginPatterns []string
 	Secure         bool // cookies only over TLS
 	CRMName        string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	// MetricsToken, when set, is required by /metrics and shows /readyz's checks.
+	MetricsToken string
 }
+
+// AccessChanged forgets the tokens checked recently: one was revoked or its user
+// disabled (the server calls it when it learns of an access change).
+func (w *Web) AccessChanged() { w.tokens.purge() }
 
 // Web serves HTTP. Build it with New; it is an http.Handler.
 type Web struct {
@@ -78,7 +86,7 @@ type Web struct {
 	pages  map[string]*template.Template
 	static map[string]asset // by name
 	byHash map[string]asset // by "hash/name"
-	limits *throttle
+	limits *loginLimiter
 	tokens tokenCache
 }
 
@@ -98,7 +106,7 @@ func New(d Deps, opt Options, log *slog.Logger) (*Web, error) {
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = 12 * time.Hour
 	}
-	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newThrottle()}
+	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newLoginLimiter()}
 	if err := w.loadStatic(); err != nil {
 		return nil, err
 	}
@@ -179,6 +187,9 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	h := rw.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	frame := "'self'"
 	for _, o := range w.opt.OriginPatterns {
 		frame += " https://" + o
@@ -226,51 +237,5 @@ func apiError(rw http.ResponseWriter, code int, msg string) {
 	writeJSON(rw, code, map[string]string{"error": msg})
 }
 
-// throttle limits login attempts per user name and per client address.
-type throttle struct {
-	mu   sync.Mutex
-	hits map[string][]time.Time
-}
-
-func newThrottle() *throttle { return &throttle{hits: map[string][]time.Time{}} }
-
-// allow records an attempt for key and reports whether it is within max per window.
-func (t *throttle) allow(key string, max int, window time.Duration, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	hs := t.hits[key]
-	keep := hs[:0]
-	for _, h := range hs {
-		if now.Sub(h) < window {
-			keep = append(keep, h)
-		}
-	}
-	if len(t.hits) > 100000 {
-		clear(t.hits) // bounded memory under a flood of distinct keys
-	}
-	if len(keep) >= max {
-		t.hits[key] = keep
-		return false
-	}
-	t.hits[key] = append(keep, now)
-	return true
-}
-
-// full reports whether key has had max attempts within window, without recording one.
-func (t *throttle) full(key string, max int, window time.Duration, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for _, h := range t.hits[key] {
-		if now.Sub(h) < window {
-			n++
-		}
-	}
-	return n >= max
-}
-
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	delete(t.hits, key)
-	t.mu.Unlock()
-}
+// TrustedProxies returns web.trusted_proxies (the server's connection caps exempt them).
+func (w *Web) TrustedProxies() []netip.Prefix { return w.opt.TrustedProxies }

@@ -122,7 +122,7 @@ func (e *env) start(name string) *proc {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(e.bin, "serve", "--config", cfg)
-	p.cmd.Env = append(os.Environ(), "RINGSIDE_TEST_NODE_DSN="+e.dsn, "RINGSIDE_TEST_DYN_SECRET=secret")
+	p.cmd.Env = append(os.Environ(), "RINGSIDE_TEST_NODE_DSN="+e.dsn, "RINGSIDE_TEST_DYN_SECRET=secret", "RINGSIDE_TEST_CLUSTER_SECRET=a-shared-secret-for-the-cluster-tests")
 	p.cmd.Stdout, p.cmd.Stderr = lf, lf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func TestKillLeaseHolder(t *testing.T) {
 	dv.Put("contact", map[string]any{"firstname": "Jane", "lastname": "Doe", "telephone1": "+49 30 9876543"})
 
 	e := &env{t: t, bin: binary(t), dsn: dsn, yaml: fmt.Sprintf(`store: {driver: postgres, dsn_env: RINGSIDE_TEST_NODE_DSN}
-cluster: {nats_url: %q}
+cluster: {nats_url: %q, secret_env: RINGSIDE_TEST_CLUSTER_SECRET}
 crm: {kind: dynamics, url: %q, authority: %q, tenant_id: tenant, client_id: client, client_secret_env: RINGSIDE_TEST_DYN_SECRET}
 telephony:
   - {kind: ami, address: %q, username: bench, secret: bench, auth: plain}

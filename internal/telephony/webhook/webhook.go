@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
@@ -197,6 +198,11 @@ func (s *Source) DecodeJSON(body []byte) (call.Signal, error) {
 	if err := checkText("call_id", sig.CallID, 256); err != nil {
 		return call.Signal{}, err
 	}
+	for _, f := range [][2]string{{"extension", e.Extension}, {"user", e.User}, {"transfer_to", e.TransferTo}} {
+		if err := checkText(f[0], f[1], 256); err != nil {
+			return call.Signal{}, err
+		}
+	}
 	for _, f := range [][2]string{{"from", e.From}, {"from_name", e.FromName}, {"to", e.To}, {"extension", e.Extension}, {"user", e.User}, {"transfer_to", e.TransferTo}, {"cause", e.Cause}} {
 		if len(f[1]) > maxField {
 			return call.Signal{}, bad("field %q is longer than %d bytes", f[0], maxField)
@@ -258,11 +264,14 @@ func (s *Source) DecodeJSON(body []byte) (call.Signal, error) {
 		if err != nil {
 			return call.Signal{}, bad(`field "time": %q is not an RFC 3339 time`, call.Sanitize(e.Time, 64))
 		}
-		sig.Time = t
+		sig.Time = clampTime(t, s.now())
 	}
 	return sig, nil
 }
 
+// checkText refuses an identifier (call id, extension, user) that is too long, not UTF-8,
+// or has control characters: a CR/LF in a call id would end up in webhook headers and
+// logs.
 func checkText(field, v string, max int) error {
 	if len(v) > max {
 		return bad("field %q is longer than %d bytes", field, max)
@@ -270,7 +279,21 @@ func checkText(field, v string, max int) error {
 	if !utf8.ValidString(v) {
 		return bad("field %q is not valid UTF-8", field)
 	}
+	if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+		return bad("field %q has control characters", field)
+	}
 	return nil
+}
+
+// maxSkew is how far an event's time may be from the server's clock; further off, it is
+// taken as now (a year 2300 would overflow the journal's timestamps).
+const maxSkew = 24 * time.Hour
+
+func clampTime(t, now time.Time) time.Time {
+	if t.Sub(now) > maxSkew || now.Sub(t) > maxSkew {
+		return now
+	}
+	return t
 }
 
 // DecodeForm reads the cloud PBX dialect. newCall for a ring group gives one signal per

@@ -689,7 +689,11 @@
     // A tel: link sent us here: fill the number, let the user confirm with Call (a link on
     // any web page must not place a call by itself).
     var dn = document.getElementById("dial-number");
-    dn.value = cut(decodeURIComponent(q.replace(/^tel:/i, "")).replace(/;.*$/, ""), 64);
+    // URLSearchParams has decoded it once; a tel: URI may be encoded once more, and a
+    // stray "%" must not stop the page (decodeURIComponent throws on it).
+    var num = q.replace(/^tel:/i, "");
+    try { num = decodeURIComponent(num); } catch (e) { /* keep it as it came */ }
+    dn.value = cut(num.replace(/;.*$/, "").replace(/[\u0000-\u001f\u007f]/g, ""), 64);
     dn.focus();
     dialStatus.textContent = "Press Call to dial this number.";
   }

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package server
+
+// openFilesLimit is unknown here: the default cap is defaultMaxConnections.
+func openFilesLimit() int { return 0 }
