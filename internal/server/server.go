@@ -219,7 +219,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.comp = newCompanions(s)
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialVia, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion: s.comp,
 		Rules:     func() any { return s.Rules() },
@@ -490,6 +490,21 @@ func (s *Server) dial(ctx context.Context, u store.User, number string) error {
 		kinds = append(kinds, ns.kind)
 	}
 	return fmt.Errorf("%w: the configured phone system (%s) only reports calls; click-to-dial needs a connector that can place calls (ami, esl) or the desktop companion", telephony.ErrDialUnsupported, strings.Join(kinds, ", "))
+}
+
+// dialVia says how a call of user would be placed (web.Deps.DialVia): "pbx" when a
+// connector can dial, "companion" when her desktop companion is connected, else "" (the
+// page then hides its Call buttons with the reason).
+func (s *Server) dialVia(u store.User) string {
+	for _, ns := range s.sources {
+		if _, ok := ns.src.(telephony.Dialer); ok {
+			return "pbx"
+		}
+	}
+	if s.comp != nil && s.comp.newest(u.Name) != nil {
+		return "companion"
+	}
+	return ""
 }
 
 // hello greets a new stream connection: who it is, and the calls in progress on the

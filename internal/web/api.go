@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -378,28 +379,60 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request) {
 	if settings == nil {
 		settings = map[string]string{}
 	}
-	writeJSON(rw, http.StatusOK, map[string]any{"user": p.user, "settings": settings})
+	can, via, reason := w.dialAbility(p.user)
+	writeJSON(rw, http.StatusOK, map[string]any{"user": p.user, "settings": settings,
+		"can_dial": can, "dial_via": via, "dial_reason": reason, "languages": w.i18n.Langs()})
 }
 
-var allowedSettings = map[string][]string{"open_record_on_ring": {"off", "on"}}
+// dialAbility answers whether u can place calls from the page, through what ("pbx",
+// "companion"), or why not: "no_extension", "not_configured" (no phone system that
+// dials), "unsupported" (the phone system only reports calls and no companion is
+// connected). The page shows the reason in words instead of a Call button that fails.
+func (w *Web) dialAbility(u store.User) (can bool, via, reason string) {
+	switch {
+	case w.d.Dial == nil:
+		return false, "", "not_configured"
+	case len(u.Extensions) == 0:
+		return false, "", "no_extension"
+	case w.d.DialVia == nil:
+		return true, "pbx", ""
+	}
+	if via = w.d.DialVia(u); via == "" {
+		return false, "", "unsupported"
+	}
+	return true, via, ""
+}
+
+// The settings an agent may change on her page.
+const (
+	settingLanguage   = "language"            // "auto" (the browser's) or a catalogue's language
+	settingOpenOnRing = "open_record_on_ring" // on, off
+	settingRingSound  = "ring_sound"          // on, off (off by default)
+)
+
+// allowedSettings returns each setting with the values it takes.
+func (w *Web) allowedSettings() map[string][]string {
+	return map[string][]string{
+		settingOpenOnRing: {"off", "on"},
+		settingRingSound:  {"off", "on"},
+		settingLanguage:   append([]string{"auto"}, w.i18n.Langs()...),
+	}
+}
 
 func (w *Web) saveSettings(rw http.ResponseWriter, r *http.Request) {
 	var body map[string]string
 	if !decode(rw, r, &body) {
 		return
 	}
+	allowed := w.allowedSettings()
 	for k, v := range body {
-		vals, ok := allowedSettings[k]
+		vals, ok := allowed[k]
 		if !ok {
 			apiError(rw, http.StatusBadRequest, "unknown setting "+strconv.Quote(call.Sanitize(k, 64)))
 			return
 		}
-		valid := false
-		for _, x := range vals {
-			valid = valid || x == v
-		}
-		if !valid {
-			apiError(rw, http.StatusBadRequest, "setting "+k+" takes "+strings.Join(vals, " or "))
+		if !slices.Contains(vals, v) {
+			apiError(rw, http.StatusBadRequest, "setting "+k+" takes "+strings.Join(vals, ", "))
 			return
 		}
 	}

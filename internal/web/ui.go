@@ -43,7 +43,7 @@ func (w *Web) agentPage(rw http.ResponseWriter, r *http.Request) {
 	}
 	d := pageData{Title: "Ringside", User: p.user, CSRF: p.csrf, CRMName: w.opt.CRMName}
 	d.CIFLib, d.CIFOrigin = w.cifLibrary(r.URL.Query().Get("ucilib"))
-	w.render(rw, "agent", d)
+	w.render(rw, w.lang(r, p.user.Name), "agent", d)
 }
 
 // cifLibrary accepts the CIF library URL Dynamics 365 passes in the widget's landing URL
@@ -83,35 +83,39 @@ func localPath(next string) string {
 }
 
 func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
-	w.render(rw, "login", pageData{Title: "Log in · Ringside", Next: localPath(r.URL.Query().Get("next"))})
+	lang := w.lang(r, "")
+	w.render(rw, lang, "login", pageData{Title: w.i18n.T(lang, "login.title"), Next: localPath(r.URL.Query().Get("next"))})
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
+	lang := w.lang(r, "")
+	title := w.i18n.T(lang, "login.title")
 	r.Body = http.MaxBytesReader(rw, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: "The form could not be read."})
+		rw.WriteHeader(http.StatusBadRequest)
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, "login.error_form")})
 		return
 	}
 	// A login form posted from another site is refused (login CSRF).
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r) {
 		rw.WriteHeader(http.StatusForbidden)
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: "Log in from Ringside's own page."})
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, "login.error_origin")})
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("user"))
 	next := localPath(r.PostForm.Get("next"))
 	_, secret, _, err := w.login(r.Context(), r, name, r.PostForm.Get("password"))
 	if err != nil {
-		msg := "Wrong user name or password."
+		msg := "login.error_credentials"
 		code := http.StatusUnauthorized
 		if errors.Is(err, errThrottled) {
-			msg, code = "Too many attempts. Wait a few minutes, then try again.", http.StatusTooManyRequests
+			msg, code = "login.error_throttled", http.StatusTooManyRequests
 		} else if !errors.Is(err, store.ErrBadCredentials) && !errors.Is(err, store.ErrNotFound) {
 			w.log.Error("login", "err", err)
-			msg, code = "Login is not possible right now.", http.StatusInternalServerError
+			msg, code = "login.error_unavailable", http.StatusInternalServerError
 		}
 		rw.WriteHeader(code)
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: msg, Next: next})
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, msg), Next: next})
 		return
 	}
 	http.SetCookie(rw, w.sessionCookie(r, secret))
@@ -194,5 +198,5 @@ func (w *Web) recordPage(rw http.ResponseWriter, r *http.Request) {
 	for _, ph := range rec.Phones {
 		phones = append(phones, recordPhone{Field: ph.Field, Raw: ph.Raw, E164: w.d.Parser.ParseStored(ph.Raw, rec.Country).E164})
 	}
-	w.render(rw, "record", pageData{Title: rec.Name + " · Ringside", User: p.user, CSRF: p.csrf, Record: &rec, Phones: phones})
+	w.render(rw, w.lang(r, p.user.Name), "record", pageData{Title: rec.Name + " · Ringside", User: p.user, CSRF: p.csrf, Record: &rec, Phones: phones})
 }
