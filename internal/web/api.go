@@ -129,6 +129,23 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 		}
 		f.Before = t
 	}
+	if s := strings.TrimSpace(q.Get("q")); s != "" {
+		if len(s) > 100 {
+			apiError(rw, http.StatusBadRequest, `query parameter "q" is longer than 100 bytes`)
+			return
+		}
+		f.Query = call.Sanitize(s, 100)
+		f.Digits = searchDigits(w.d.Parser.Parse(s).E164, s)
+	}
+	if s := q.Get("regarding"); s != "" {
+		ent, id, ok := strings.Cut(s, "/")
+		ref := crm.Ref{Entity: crm.Entity(ent), ID: id}
+		if !ok || !ref.Entity.Valid() || id == "" || len(id) > 200 {
+			apiError(rw, http.StatusBadRequest, `query parameter "regarding" must be ENTITY/ID (contact, lead or account)`)
+			return
+		}
+		f.Regarding = &ref
+	}
 	recs, err := w.d.Store.ListCalls(r.Context(), f)
 	if err != nil {
 		w.log.Error("listing calls", "err", err)
@@ -138,7 +155,46 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 	if recs == nil {
 		recs = []store.CallRecord{}
 	}
+	w.nameLegs(r, recs)
 	writeJSON(rw, http.StatusOK, map[string]any{"calls": recs})
+}
+
+// nameLegs fills in the user of legs the phone system reported by extension only (when
+// one user has that extension), so the history says "bob", as the card did, not "ext. 201".
+func (w *Web) nameLegs(r *http.Request, recs []store.CallRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	m, err := w.d.Store.ExtensionMap(r.Context())
+	if err != nil {
+		return
+	}
+	for i := range recs {
+		for j, l := range recs[i].Call.Legs {
+			if l.User == "" && len(m[l.Extension]) == 1 {
+				recs[i].Call.Legs[j].User = m[l.Extension][0]
+			}
+		}
+	}
+}
+
+// searchDigits returns the digits to look for in numbers when the search looks like a
+// phone number ("030 987", "+49 30 98"): the E.164 form without its plus when it parses,
+// else its digits; "" for a name.
+func searchDigits(e164, s string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	if len(digits) < 3 || strings.Trim(s, "+0123456789 -()/.") != "" {
+		return ""
+	}
+	if e164 != "" {
+		return strings.TrimPrefix(e164, "+")
+	}
+	return strings.TrimLeft(digits, "0")
 }
 
 func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord, bool) {
@@ -261,16 +317,20 @@ func (w *Web) createRecord(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Entity    crm.Entity  `json:"entity"`
-		FirstName string      `json:"first_name"`
-		LastName  string      `json:"last_name"`
-		Name      string      `json:"name"`
-		Company   string      `json:"company"`
-		Email     string      `json:"email"`
-		Phone     string      `json:"phone"`
-		Phones    []crm.Phone `json:"phones"`
-		Country   string      `json:"country"`
-		CallID    string      `json:"call_id"`
+		Entity    crm.Entity `json:"entity"`
+		FirstName string     `json:"first_name"`
+		LastName  string     `json:"last_name"`
+		Name      string     `json:"name"`
+		// Salutation holds a title (Dr., Prof., Mag., Ing.) the page split off the
+		// caller's name; the CRM has no field for it, so it is accepted and dropped
+		// rather than ending up in the first name.
+		Salutation string      `json:"salutation"`
+		Company    string      `json:"company"`
+		Email      string      `json:"email"`
+		Phone      string      `json:"phone"`
+		Phones     []crm.Phone `json:"phones"`
+		Country    string      `json:"country"`
+		CallID     string      `json:"call_id"`
 	}
 	if !decode(rw, r, &body) {
 		return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -154,11 +155,70 @@ func (w *Web) caller(rw http.ResponseWriter, r *http.Request) {
 			out["national"] = phonenumbers.Format(pn, phonenumbers.NATIONAL)
 			out["international"] = phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
 		}
-		if ref, err := w.d.Store.Pick(r.Context(), principalOf(r).user.Name, n.E164); err == nil {
+		u := principalOf(r).user
+		if ref, err := w.d.Store.Pick(r.Context(), u.Name, n.E164); err == nil {
 			out["pick"] = ref
 		}
+		out["last"] = w.lastContact(r, u, n.E164, r.URL.Query().Get("call"))
 	}
 	writeJSON(rw, http.StatusOK, out)
+}
+
+// lastContact is the user's latest earlier call with number (not the call she is on):
+// when, who answered it, and its notes, for the card's "last contact" line; nil if none.
+func (w *Web) lastContact(r *http.Request, u store.User, e164, exclude string) map[string]any {
+	f := store.CallFilter{Numbers: []string{e164}, Limit: 1, Exclude: exclude}
+	if !u.Admin {
+		f.Extensions = u.Extensions
+		if f.Extensions == nil {
+			return nil
+		}
+	}
+	recs, err := w.d.Store.ListCalls(r.Context(), f)
+	if err != nil || len(recs) == 0 {
+		return nil
+	}
+	rec := recs[0]
+	who := ""
+	for _, l := range rec.Call.Legs {
+		if l.Extension == rec.Call.AnsweredBy || (who == "" && !l.AnsweredAt.IsZero()) {
+			who = l.User
+			if who == "" {
+				who = l.Extension
+			}
+		}
+	}
+	return map[string]any{"call_id": rec.Call.ID, "at": rec.Call.StartedAt, "user": who,
+		"missed": rec.Call.Missed, "direction": rec.Call.Direction, "notes": notesText(rec)}
+}
+
+// notesText is a call's notes as one text (whatever shape the journal keeps them in).
+func notesText(rec store.CallRecord) string {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return ""
+	}
+	var v struct {
+		Notes json.RawMessage `json:"notes"`
+	}
+	if json.Unmarshal(b, &v) != nil || len(v.Notes) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v.Notes, &s) == nil {
+		return s
+	}
+	var entries []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(v.Notes, &entries)
+	parts := []string{}
+	for _, e := range entries {
+		if e.Text != "" {
+			parts = append(parts, e.Text)
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func sameOrigin(origin string, r *http.Request) bool {
