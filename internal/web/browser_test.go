@@ -351,7 +351,7 @@ func TestBrowserReconnects(t *testing.T) {
 	run(t, ctx,
 		network.EmulateNetworkConditions(false, 0, -1, -1),
 		chromedp.WaitVisible(`#conn[data-state=connected]`),
-		chromedp.WaitVisible(`#history li[data-call-id="away-1"] td.missed`),
+		chromedp.WaitVisible(`#history li[data-call-id="away-1"] .result.missed`),
 	)
 }
 
@@ -472,8 +472,8 @@ func TestBrowserInsideDynamics(t *testing.T) {
 	}
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "cif-1", "from": "+49 30 9876543", "extension": "202"})
 	run(t, ctx,
-		chromedp.WaitVisible(cardSel("cif-1")+" .match .open"),
-		chromedp.Click(cardSel("cif-1")+" .match .open"),
+		chromedp.WaitVisible(cardSel("cif-1")+" .open-main"),
+		chromedp.Click(cardSel("cif-1")+" .open-main"),
 		waitJS(`JSON.stringify(window.__cif).indexOf("openForm") >= 0`),
 	)
 	if got := calls(); !strings.Contains(got, `["openForm","{\"entityName\":\"contact\",\"entityId\":\"t-jane\"}",""]`) {

@@ -85,6 +85,7 @@
     var msg = st.msg, c = msg.call, e = st.el;
     var s = stateOf(st);
     e.dataset.state = s[0];
+    e.classList.toggle("fade", s[0] === "elsewhere");
     e.querySelector(".badge").textContent = s[1];
     e.querySelector(".dir").textContent = t("agent.dir_" + (c.direction || "inbound"));
     e.querySelector(".name").textContent = who(st);
@@ -108,7 +109,7 @@
     var last = e.querySelector(".last");
     var lc = st.info && st.info.last;
     last.hidden = !lc;
-    if (lc) last.textContent = t(lc.notes ? "agent.last_contact_notes" : "agent.last_contact", { when: F.when(lc.at), who: lc.user || "—", notes: cut(String(lc.notes || "").split("\n")[0], 80) });
+    if (lc) last.textContent = t(lc.notes ? "agent.last_contact_notes" : "agent.last_contact", { when: F.when(lc.at), who: lc.user || (lc.missed ? t("agent.state_missed") : t("agent.state_no_answer")), notes: cut(String(lc.notes || "").split("\n")[0], 80) });
     // Calls on the desktop companion's softphone can be answered and hung up from here.
     var onCompanion = String(c.source || "").indexOf("companion:") === 0;
     e.querySelector(".answer").hidden = !(onCompanion && c.state === "ringing" && c.direction !== "outbound");
@@ -141,6 +142,8 @@
     if (unknown) fillCreate(st);
     // Internal calls are not logged: no notes.
     e.querySelector(".notes").hidden = c.direction === "internal";
+    // Notes fold away while it rings (a compact pop) and open once, when she is on the call.
+    if (!st.notesOpened && (c.state === "answered" || (st.entries && st.entries.length)) && s[0] !== "ringing") { st.notesOpened = true; e.querySelector(".notes").open = true; }
     renderNotes(st);
     e.querySelector(".subject").textContent = subject(st);
     e.querySelector(".save-notes").textContent = st.notesSaved ? t("agent.update_notes") : t("agent.save_notes");
