@@ -78,4 +78,5 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
 type callT = call.Call
