@@ -82,9 +82,10 @@ type Server struct {
 }
 
 type namedSource struct {
-	name string
-	kind string
-	src  telephony.Source
+	name   string
+	kind   string
+	src    telephony.Source
+	serves telephony.Extensions // the extensions: list of its section (click-to-dial)
 }
 
 // New builds a server: it opens the store (creating the data dir) and loads the
@@ -186,7 +187,11 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src})
+		serves, err := telephony.ParseExtensions(sec.Extensions)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sec.Where(), err)
+		}
+		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src, serves: serves})
 		if h, ok := src.(http.Handler); ok {
 			key := sec.Name
 			if i == 0 || (sec.Kind == "webhook" && httpSources[""] == nil) {
@@ -219,7 +224,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.comp = newCompanions(s)
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, DialVia: s.dialVia, Hello: s.hello, QueueActivity: s.queueActivity,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion: s.comp,
 		Rules:     func() any { return s.Rules() },
@@ -297,7 +302,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.sources)+2)
 	for _, ns := range s.sources {
 		wg.Go(func() {
-			s.met.sourceState(ns.name, "connecting")
+			s.met.sourceState(ns.name, telephony.StateConnecting)
 			if err := s.runSource(ctx, ns); err != nil {
 				s.log.Error("telephony source stopped", "source", ns.name, "err", err)
 				errc <- fmt.Errorf("telephony source %s: %w", ns.name, err)
@@ -476,28 +481,12 @@ Ringside demo
 	return nil
 }
 
-func (s *Server) dial(ctx context.Context, u store.User, number string) error {
+// dialRoute says how a call of user would be placed (web.Deps.DialVia): "pbx" when a
+// phone system that dials serves her extension, "companion" when her desktop companion
+// is connected, else "" (the page then hides its Call buttons with the reason).
+func (s *Server) dialRoute(u store.User) string {
 	for _, ns := range s.sources {
-		if d, ok := ns.src.(telephony.Dialer); ok {
-			return d.Dial(ctx, u.Extensions[0], number)
-		}
-	}
-	if ok, err := s.comp.dial(ctx, u, number); ok {
-		return err
-	}
-	kinds := []string{}
-	for _, ns := range s.sources {
-		kinds = append(kinds, ns.kind)
-	}
-	return fmt.Errorf("%w: the configured phone system (%s) only reports calls; click-to-dial needs a connector that can place calls (ami, esl) or the desktop companion", telephony.ErrDialUnsupported, strings.Join(kinds, ", "))
-}
-
-// dialVia says how a call of user would be placed (web.Deps.DialVia): "pbx" when a
-// connector can dial, "companion" when her desktop companion is connected, else "" (the
-// page then hides its Call buttons with the reason).
-func (s *Server) dialVia(u store.User) string {
-	for _, ns := range s.sources {
-		if _, ok := ns.src.(telephony.Dialer); ok {
+		if _, ok := ns.src.(telephony.Dialer); ok && len(u.Extensions) > 0 && ns.serves.Serves(u.Extensions[0]) {
 			return "pbx"
 		}
 	}
@@ -582,16 +571,7 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 	}
 	s.clusterReadiness(out)
 	for _, ns := range s.sources {
-		key := "telephony/" + ns.name
-		out[key] = ""
-		if s.standby(ns.name) {
-			continue // another node holds it
-		}
-		if st, ok := ns.src.(telephony.Stater); ok {
-			if state, reason := st.State(); state != "connected" {
-				out[key] = strings.TrimSpace(state + " " + reason)
-			}
-		}
+		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
 }
