@@ -239,7 +239,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion: s.comp,
 		Rules:     func() any { return s.Rules() },
@@ -502,6 +502,21 @@ Ringside demo
               http://%s/api/v1/events
 `, listen, DemoPassword, DemoPassword, strings.TrimSpace(string(tok)), listen)
 	return nil
+}
+
+// dialRoute says how a call of user would be placed (web.Deps.DialVia): "pbx" when a
+// phone system that dials serves her extension, "companion" when her desktop companion
+// is connected, else "" (the page then hides its Call buttons with the reason).
+func (s *Server) dialRoute(u store.User) string {
+	for _, ns := range s.sources {
+		if _, ok := ns.src.(telephony.Dialer); ok && len(u.Extensions) > 0 && ns.serves.Serves(u.Extensions[0]) {
+			return "pbx"
+		}
+	}
+	if s.comp != nil && s.comp.newest(u.Name) != nil {
+		return "companion"
+	}
+	return ""
 }
 
 // hello greets a new stream connection: who it is, and the calls in progress on the

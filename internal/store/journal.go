@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
@@ -39,6 +40,13 @@ type CallFilter struct {
 	MissedOnly bool      // only missed calls
 	Limit      int       // at most this many (default 100, at most 1000)
 	Before     time.Time // only calls started before this (paging); zero = no bound
+	// Query keeps calls whose caller's name, record name or number contains it (case
+	// does not matter); Digits keeps calls whose number contains these digits.
+	// Both set: either may match.
+	Query, Digits string
+	Numbers       []string // calls with one of these E.164 numbers (last contact)
+	Regarding     *crm.Ref // calls logged with this record
+	Exclude       string   // leave this call out
 }
 
 // SaveCall inserts or updates the journal entry of c (by c.ID) with the matches found for
@@ -251,6 +259,36 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, erro
 		q += ` AND started_at < ?`
 		args = append(args, ts(f.Before))
 	}
+	var or []string
+	if f.Query != "" {
+		text := `CAST(remote_name AS TEXT) || ' ' || CAST(regarding_name AS TEXT) || ' ' || CAST(matches_json AS TEXT) || ' ' || CAST(remote_raw AS TEXT)`
+		if s.dialect == postgresDialect {
+			text = `convert_from(remote_name, 'UTF8') || ' ' || convert_from(regarding_name, 'UTF8') || ' ' || convert_from(matches_json, 'UTF8') || ' ' || convert_from(remote_raw, 'UTF8')`
+		}
+		or = append(or, `lower(`+text+`) LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscape(strings.ToLower(f.Query))+"%")
+	}
+	if f.Digits != "" {
+		or = append(or, `remote_number LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscape(f.Digits)+"%")
+	}
+	if len(or) > 0 {
+		q += ` AND (` + strings.Join(or, " OR ") + `)`
+	}
+	if len(f.Numbers) > 0 {
+		q += ` AND remote_number IN (` + placeholders(len(f.Numbers)) + `)`
+		for _, n := range f.Numbers {
+			args = append(args, n)
+		}
+	}
+	if f.Regarding != nil {
+		q += ` AND regarding_entity = ? AND regarding_id = ?`
+		args = append(args, string(f.Regarding.Entity), f.Regarding.ID)
+	}
+	if f.Exclude != "" {
+		q += ` AND id <> ?`
+		args = append(args, f.Exclude)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -275,4 +313,9 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, erro
 		return nil, fmt.Errorf("store: list calls: %w", err)
 	}
 	return out, nil
+}
+
+// likeEscape escapes LIKE's wildcards in s (the escape character is a backslash).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +119,23 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 		}
 		f.Before = t
 	}
+	if s := strings.TrimSpace(q.Get("q")); s != "" {
+		if len(s) > 100 {
+			apiError(rw, http.StatusBadRequest, `query parameter "q" is longer than 100 bytes`)
+			return
+		}
+		f.Query = call.Sanitize(s, 100)
+		f.Digits = searchDigits(w.d.Parser.Parse(s).E164, s)
+	}
+	if s := q.Get("regarding"); s != "" {
+		ent, id, ok := strings.Cut(s, "/")
+		ref := crm.Ref{Entity: crm.Entity(ent), ID: id}
+		if !ok || !ref.Entity.Valid() || id == "" || len(id) > 200 {
+			apiError(rw, http.StatusBadRequest, `query parameter "regarding" must be ENTITY/ID (contact, lead or account)`)
+			return
+		}
+		f.Regarding = &ref
+	}
 	recs, err := w.d.Store.ListCalls(r.Context(), f)
 	if err != nil {
 		w.log.Error("listing calls", "err", err)
@@ -127,7 +145,46 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 	if recs == nil {
 		recs = []store.CallRecord{}
 	}
+	w.nameLegs(r, recs)
 	writeJSON(rw, http.StatusOK, map[string]any{"calls": recs})
+}
+
+// nameLegs fills in the user of legs the phone system reported by extension only (when
+// one user has that extension), so the history says "bob", as the card did, not "ext. 201".
+func (w *Web) nameLegs(r *http.Request, recs []store.CallRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	m, err := w.d.Store.ExtensionMap(r.Context())
+	if err != nil {
+		return
+	}
+	for i := range recs {
+		for j, l := range recs[i].Call.Legs {
+			if l.User == "" && len(m[l.Extension]) == 1 {
+				recs[i].Call.Legs[j].User = m[l.Extension][0]
+			}
+		}
+	}
+}
+
+// searchDigits returns the digits to look for in numbers when the search looks like a
+// phone number ("030 987", "+49 30 98"): the E.164 form without its plus when it parses,
+// else its digits; "" for a name.
+func searchDigits(e164, s string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	if len(digits) < 3 || strings.Trim(s, "+0123456789 -()/.") != "" {
+		return ""
+	}
+	if e164 != "" {
+		return strings.TrimPrefix(e164, "+")
+	}
+	return strings.TrimLeft(digits, "0")
 }
 
 func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord, bool) {
@@ -255,16 +312,20 @@ func (w *Web) createRecord(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body struct {
-		Entity    crm.Entity  `json:"entity"`
-		FirstName string      `json:"first_name"`
-		LastName  string      `json:"last_name"`
-		Name      string      `json:"name"`
-		Company   string      `json:"company"`
-		Email     string      `json:"email"`
-		Phone     string      `json:"phone"`
-		Phones    []crm.Phone `json:"phones"`
-		Country   string      `json:"country"`
-		CallID    string      `json:"call_id"`
+		Entity    crm.Entity `json:"entity"`
+		FirstName string     `json:"first_name"`
+		LastName  string     `json:"last_name"`
+		Name      string     `json:"name"`
+		// Salutation holds a title (Dr., Prof., Mag., Ing.) the page split off the
+		// caller's name; the CRM has no field for it, so it is accepted and dropped
+		// rather than ending up in the first name.
+		Salutation string      `json:"salutation"`
+		Company    string      `json:"company"`
+		Email      string      `json:"email"`
+		Phone      string      `json:"phone"`
+		Phones     []crm.Phone `json:"phones"`
+		Country    string      `json:"country"`
+		CallID     string      `json:"call_id"`
 	}
 	if !decode(rw, r, &body) {
 		return
@@ -377,28 +438,60 @@ func (w *Web) me(rw http.ResponseWriter, r *http.Request) {
 	if settings == nil {
 		settings = map[string]string{}
 	}
-	writeJSON(rw, http.StatusOK, map[string]any{"user": p.user, "settings": settings})
+	can, via, reason := w.dialAbility(p.user)
+	writeJSON(rw, http.StatusOK, map[string]any{"user": p.user, "settings": settings,
+		"can_dial": can, "dial_via": via, "dial_reason": reason, "languages": w.i18n.Langs()})
 }
 
-var allowedSettings = map[string][]string{"open_record_on_ring": {"off", "on"}}
+// dialAbility answers whether u can place calls from the page, through what ("pbx",
+// "companion"), or why not: "no_extension", "not_configured" (no phone system that
+// dials), "unsupported" (the phone system only reports calls and no companion is
+// connected). The page shows the reason in words instead of a Call button that fails.
+func (w *Web) dialAbility(u store.User) (can bool, via, reason string) {
+	switch {
+	case w.d.Dial == nil:
+		return false, "", "not_configured"
+	case len(u.Extensions) == 0:
+		return false, "", "no_extension"
+	case w.d.DialVia == nil:
+		return true, "pbx", ""
+	}
+	if via = w.d.DialVia(u); via == "" {
+		return false, "", "unsupported"
+	}
+	return true, via, ""
+}
+
+// The settings an agent may change on her page.
+const (
+	settingLanguage   = "language"            // "auto" (the browser's) or a catalogue's language
+	settingOpenOnRing = "open_record_on_ring" // on, off
+	settingRingSound  = "ring_sound"          // on, off (off by default)
+)
+
+// allowedSettings returns each setting with the values it takes.
+func (w *Web) allowedSettings() map[string][]string {
+	return map[string][]string{
+		settingOpenOnRing: {"off", "on"},
+		settingRingSound:  {"off", "on"},
+		settingLanguage:   append([]string{"auto"}, w.i18n.Langs()...),
+	}
+}
 
 func (w *Web) saveSettings(rw http.ResponseWriter, r *http.Request) {
 	var body map[string]string
 	if !decode(rw, r, &body) {
 		return
 	}
+	allowed := w.allowedSettings()
 	for k, v := range body {
-		vals, ok := allowedSettings[k]
+		vals, ok := allowed[k]
 		if !ok {
 			apiError(rw, http.StatusBadRequest, "unknown setting "+strconv.Quote(call.Sanitize(k, 64)))
 			return
 		}
-		valid := false
-		for _, x := range vals {
-			valid = valid || x == v
-		}
-		if !valid {
-			apiError(rw, http.StatusBadRequest, "setting "+k+" takes "+strings.Join(vals, " or "))
+		if !slices.Contains(vals, v) {
+			apiError(rw, http.StatusBadRequest, "setting "+k+" takes "+strings.Join(vals, ", "))
 			return
 		}
 	}

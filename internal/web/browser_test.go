@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,19 +25,18 @@ func TestBrowserPop(t *testing.T) {
 	ctx := ts.login(t, "carol")
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pop-1", "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "202"})
 	card := cardSel("pop-1")
-	run(t, ctx, chromedp.WaitVisible(card+" .match"))
-	if got := text(t, ctx, card+" .caller"); got != "Jane Doe" {
+	run(t, ctx, chromedp.WaitVisible(card+" .entity-badge"))
+	if got := text(t, ctx, card+" .name"); got != "Jane Doe" {
 		t.Errorf("caller = %q, want Jane Doe", got)
 	}
 	for sel, want := range map[string]string{
-		card + " .match .entity":  "contact",
-		card + " .match .name":    "Jane Doe",
-		card + " .match .company": "ACME GmbH",
-		card + " .match .stored":  "030 9876543",
-		card + " .match .open":    "Open in CRM",
-		card + " .badge":          "Ringing",
-		card + " .f-subject":      "Incoming call from Jane Doe (ACME GmbH)",
-		"#conn":                   "Connected",
+		card + " .entity-badge": "Contact",
+		card + " .company":      "ACME GmbH",
+		card + " .num":          "030 9876543",
+		card + " .open-main":    "Open in CRM",
+		card + " .badge":        "Ringing",
+		card + " .subject":      "Incoming call from Jane Doe",
+		"#conn":                 "Connected",
 	} {
 		if got := text(t, ctx, sel); !strings.Contains(got, want) {
 			t.Errorf("%s = %q, want it to contain %q", sel, got, want)
@@ -55,9 +55,9 @@ func TestBrowserPop(t *testing.T) {
 	}
 	// The missed call is in the history, and stays there with the "missed only" filter.
 	run(t, ctx,
-		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"] td.missed`),
+		chromedp.WaitVisible(`#history li[data-call-id="pop-1"] .result.missed`),
 		chromedp.Click(`#missed-only`),
-		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"]`),
+		chromedp.WaitVisible(`#history li[data-call-id="pop-1"]`),
 	)
 }
 
@@ -126,16 +126,18 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 		chromedp.Click(card+` input[name=entity][value=contact]`),
 		chromedp.SendKeys(card+" input[name=company]", "Mustermann KG"),
 		chromedp.Click(card+" .create-form button[type=submit]"),
-		waitJS(`document.querySelector("#call-new-1 .create-form .status").textContent.indexOf("Created") >= 0`),
+		// After Create the form closes and the card shows the new record.
+		waitJS(`document.querySelector("#call-new-1 .lookup").textContent.indexOf("Created") >= 0`),
+		waitJS(`document.querySelector("#call-new-1 .create").hidden && document.querySelector("#call-new-1 .name").textContent == "Erika Mustermann"`),
 	)
 	ts.event(t, map[string]any{"event": "ended", "call_id": "new-1"})
 
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "new-2", "from": "089 4445556", "extension": "202"})
-	run(t, ctx, chromedp.WaitVisible(cardSel("new-2")+" .match"))
-	if got := text(t, ctx, cardSel("new-2")+" .caller"); got != "Erika Mustermann" {
+	run(t, ctx, chromedp.WaitVisible(cardSel("new-2")+" .entity-badge"))
+	if got := text(t, ctx, cardSel("new-2")+" .name"); got != "Erika Mustermann" {
 		t.Errorf("second call shows %q, want the new contact", got)
 	}
-	if got := text(t, ctx, cardSel("new-2")+" .match .entity"); got != "contact" {
+	if got := text(t, ctx, cardSel("new-2")+" .entity-badge"); got != "Contact" {
 		t.Errorf("entity = %q", got)
 	}
 	ts.event(t, map[string]any{"event": "ended", "call_id": "new-2"})
@@ -155,12 +157,12 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	t0 := time.Now().Add(-5 * time.Minute)
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "notes-1", "from": "+49 30 9876543", "extension": "202", "time": at(t0, 0)})
 	card := cardSel("notes-1")
-	run(t, ctx, chromedp.WaitVisible(card+" .match"))
+	run(t, ctx, chromedp.WaitVisible(card+" .entity-badge"))
 	ts.event(t, map[string]any{"event": "answered", "call_id": "notes-1", "extension": "202", "time": at(t0, 4*time.Second)})
 	ts.event(t, map[string]any{"event": "ended", "call_id": "notes-1", "time": at(t0, 94*time.Second)})
 	run(t, ctx,
 		chromedp.WaitVisible(card+`[data-state=ended]`),
-		waitJS(`document.querySelector("#call-notes-1 .f-duration").textContent == "1:30"`),
+		waitJS(`document.querySelector("#call-notes-1 .timer").textContent == "1:30"`),
 		chromedp.SendKeys(card+" textarea", "Wants a quote for 20 licences."),
 		chromedp.Click(card+" .save-notes"),
 		waitJS(`document.querySelector("#call-notes-1 .notes-form .status").textContent.indexOf("Saved") >= 0`),
@@ -197,15 +199,15 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 		waitJS(`document.querySelector("#call-notes-1 .save-notes").textContent == "Update notes" && !document.querySelector("#call-notes-1 .save-notes").disabled`),
 	)
 	want("Wants a quote for 20 licences. Call back Monday.")
-	run(t, ctx, chromedp.WaitVisible(`#history tr[data-call-id="notes-1"]`))
-	if got := text(t, ctx, `#history tr[data-call-id="notes-1"]`); !strings.Contains(got, "saved") || !strings.Contains(got, "1:30") {
+	run(t, ctx, chromedp.WaitVisible(`#history li[data-call-id="notes-1"]`))
+	if got := text(t, ctx, `#history li[data-call-id="notes-1"]`); !strings.Contains(got, "Wants a quote") || !strings.Contains(got, "1:30") || !strings.Contains(got, "carol") {
 		t.Errorf("history row = %q", got)
 	}
 	// Later: the card is dismissed; the history brings the notes back for editing.
 	run(t, ctx,
 		chromedp.Click(card+" .dismiss"),
 		chromedp.WaitNotPresent(card),
-		chromedp.Click(`#history tr[data-call-id="notes-1"] .row-actions button:last-child`),
+		chromedp.Click(`#history li[data-call-id="notes-1"] .row-actions button:last-child`),
 		chromedp.WaitVisible(card+" textarea"),
 	)
 	var notes string
@@ -230,15 +232,15 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 	const evil = `<img src=x onerror=alert(1)>`
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "xss-1", "from": "+49 69 1212121", "from_name": evil, "extension": "202"})
 	card := cardSel("xss-1")
-	run(t, ctx, chromedp.WaitVisible(card+" .caller"))
-	if got := text(t, ctx, card+" .caller"); got != evil {
+	run(t, ctx, chromedp.WaitVisible(card+" .cid"))
+	if got := text(t, ctx, card+" .cid"); got != "Caller ID: "+evil {
 		t.Errorf("caller shows %q, want the name as text", got)
 	}
 	var imgs int
 	var alerted bool
 	ts.event(t, map[string]any{"event": "ended", "call_id": "xss-1"})
 	run(t, ctx,
-		chromedp.WaitVisible(`#history tr[data-call-id="xss-1"]`),
+		chromedp.WaitVisible(`#history li[data-call-id="xss-1"]`),
 		chromedp.Evaluate(`document.querySelectorAll("img").length`, &imgs),
 		chromedp.Evaluate(`!!window.__alerted`, &alerted),
 	)
@@ -250,7 +252,7 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 		t.Errorf("a dialog opened: %q", m)
 	default:
 	}
-	if got := text(t, ctx, `#history tr[data-call-id="xss-1"]`); !strings.Contains(got, evil) {
+	if got := text(t, ctx, `#history li[data-call-id="xss-1"]`); !strings.Contains(got, evil) {
 		t.Errorf("history row = %q, want the name as text", got)
 	}
 }
@@ -263,9 +265,9 @@ func TestBrowserRingGroupAnsweredElsewhere(t *testing.T) {
 		ts.event(t, map[string]any{"event": "ringing", "call_id": "grp-1", "from": "+49 171 2345678", "extension": ext})
 	}
 	card := cardSel("grp-1")
-	run(t, alice, chromedp.WaitVisible(card+" .match"))
-	run(t, bob, chromedp.WaitVisible(card+" .match"))
-	if got := text(t, alice, card+" .caller"); got != "Ole Hansen" {
+	run(t, alice, chromedp.WaitVisible(card+" .entity-badge"))
+	run(t, bob, chromedp.WaitVisible(card+" .entity-badge"))
+	if got := text(t, alice, card+" .name"); got != "Ole Hansen" {
 		t.Errorf("alice sees %q", got)
 	}
 	ts.event(t, map[string]any{"event": "answered", "call_id": "grp-1", "extension": "201"})
@@ -276,7 +278,7 @@ func TestBrowserRingGroupAnsweredElsewhere(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=answered]`))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "grp-1"})
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=ended]`))
-	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="grp-1"]`))
+	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="grp-1"]`))
 	if got := text(t, alice, card+" .badge"); got != "Answered by bob" {
 		t.Errorf("after the end alice's badge = %q", got)
 	}
@@ -293,12 +295,12 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(cardSel("priv-b")))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-a"})
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-b"})
-	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="priv-a"]`))
-	run(t, bob, chromedp.WaitVisible(`#history tr[data-call-id="priv-b"]`))
+	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="priv-a"]`))
+	run(t, bob, chromedp.WaitVisible(`#history li[data-call-id="priv-b"]`))
 	var seen bool
 	var status int
 	run(t, bob,
-		chromedp.Evaluate(`!!document.querySelector('#call-priv-a, #history tr[data-call-id="priv-a"]')`, &seen),
+		chromedp.Evaluate(`!!document.querySelector('#call-priv-a, #history li[data-call-id="priv-a"]')`, &seen),
 		chromedp.Evaluate(`fetch("/api/v1/calls/priv-a").then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 	)
 	if seen {
@@ -349,7 +351,7 @@ func TestBrowserReconnects(t *testing.T) {
 	run(t, ctx,
 		network.EmulateNetworkConditions(false, 0, -1, -1),
 		chromedp.WaitVisible(`#conn[data-state=connected]`),
-		chromedp.WaitVisible(`#history tr[data-call-id="away-1"] td.missed`),
+		chromedp.WaitVisible(`#history li[data-call-id="away-1"] .result.missed`),
 	)
 }
 
@@ -379,7 +381,7 @@ func TestBrowserRuleActions(t *testing.T) {
 			waitJS(`document.querySelector("#call-rule-c input[name=entity][value=account]").checked`),
 		)
 		ts.event(t, map[string]any{"event": "answered", "call_id": "rule-c", "extension": "205"})
-		run(t, ctx, waitJS(`document.querySelector("#call-rule-c .f-subject").textContent == "Support call with Kölsch & Co"`))
+		run(t, ctx, waitJS(`document.querySelector("#call-rule-c .subject").textContent == "Support call with Kölsch & Co"`))
 		var open bool
 		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-rule-c .notes").open`, &open))
 		if !open {
@@ -411,7 +413,7 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		for _, tg := range targets {
 			opened = opened || strings.HasSuffix(tg.URL, "/crm/contact/t-jane")
 		}
-		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-auto-1 .open-fallback").hidden`, &blocked))
+		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-auto-1 .open-main").hidden`, &blocked))
 		return opened || blocked
 	})
 	t.Logf("opened in a new window: %v; blocked with the hint: %v", opened, blocked)
@@ -419,11 +421,11 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		if got := text(t, ctx, "#popup-hint"); !strings.Contains(got, "Allow pop-ups") && !strings.Contains(got, "allow pop-ups") {
 			t.Errorf("hint = %q", got)
 		}
-		if got := text(t, ctx, "#call-auto-1 .open-big"); got != "Open Jane Doe in the CRM" {
+		if got := text(t, ctx, "#call-auto-1 .open-main"); got != "Open in CRM" {
 			t.Errorf("fallback button = %q", got)
 		}
 		// A click is a user gesture: the browser lets that one open the record.
-		run(t, ctx, chromedp.Click("#call-auto-1 .open-big"))
+		run(t, ctx, chromedp.Click("#call-auto-1 .open-main"))
 		eventually(t, "the record opened after the click", func() bool {
 			targets, err := chromedp.Targets(ctx)
 			if err != nil {
@@ -470,8 +472,8 @@ func TestBrowserInsideDynamics(t *testing.T) {
 	}
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "cif-1", "from": "+49 30 9876543", "extension": "202"})
 	run(t, ctx,
-		chromedp.WaitVisible(cardSel("cif-1")+" .match .open"),
-		chromedp.Click(cardSel("cif-1")+" .match .open"),
+		chromedp.WaitVisible(cardSel("cif-1")+" .open-main"),
+		chromedp.Click(cardSel("cif-1")+" .open-main"),
 		waitJS(`JSON.stringify(window.__cif).indexOf("openForm") >= 0`),
 	)
 	if got := calls(); !strings.Contains(got, `["openForm","{\"entityName\":\"contact\",\"entityId\":\"t-jane\"}",""]`) {
@@ -503,14 +505,8 @@ func TestBrowserInsideDynamics(t *testing.T) {
 func TestBrowserDialUnsupported(t *testing.T) {
 	ts := start(t)
 	ctx := ts.login(t, "carol")
-	run(t, ctx,
-		chromedp.SendKeys(`#dial-number`, "+49 30 1234567"),
-		chromedp.Click(`#dial-form button`),
-		waitJS(`document.getElementById("dial-status").textContent.indexOf("Could not call") >= 0`),
-	)
-	if got := text(t, ctx, "#dial-status"); !strings.Contains(got, "only reports calls") {
-		t.Errorf("dial status = %q, want the server's reason", got)
-	}
+	// The page knows this phone system cannot dial: Call is disabled, with the reason.
+	run(t, ctx, waitJS(`document.querySelector("#dial-form button").disabled && document.getElementById("dial-status").textContent.indexOf("only reports calls") >= 0`))
 	// A tel: link hands the number over; the agent confirms with Call.
 	run(t, ctx,
 		chromedp.Navigate(ts.url+"/?dial="+"tel%3A%2B4930555123"),
@@ -521,12 +517,19 @@ func TestBrowserDialUnsupported(t *testing.T) {
 	if v != "+4930555123" {
 		t.Errorf("dial box after a tel: link = %q", v)
 	}
-	// The record page has a Call button beside each number.
+	// The record page hides its Call buttons and says why: this phone system cannot dial.
 	run(t, ctx,
 		chromedp.Navigate(ts.url+"/crm/contact/t-jane"),
-		chromedp.Click(`button[data-dial="+49309876543"]`),
-		waitJS(`document.getElementById("dial-status").textContent.indexOf("only reports calls") >= 0`),
+		chromedp.WaitVisible(`#dial-reason`),
 	)
+	if got := text(t, ctx, "#dial-reason"); !strings.Contains(got, "only reports calls") {
+		t.Errorf("record page dial reason = %q", got)
+	}
+	var visible bool
+	run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("button[data-dial]")).some(function(b){return b.offsetParent!==null})`, &visible))
+	if visible {
+		t.Error("the record page shows a Call button although this user cannot dial")
+	}
 }
 
 func TestBrowserNarrowPanel(t *testing.T) {
@@ -545,37 +548,83 @@ func TestBrowserNarrowPanel(t *testing.T) {
 	ts.event(t, map[string]any{"event": "ended", "call_id": "narrow-1"})
 }
 
-// TestBrowserScreenshot takes the README's picture of the agent view: a known caller
-// ringing, one missed and one answered call in the history. -update writes docs/agent.png.
+// TestBrowserScreenshot takes the README's pictures of the agent view, in English and
+// German, on a desktop (1280 px) and in a CRM side panel (320 px): a known caller ringing,
+// a transferred call in progress, missed and answered calls in the history. -update writes
+// docs/agent*.png.
 func TestBrowserScreenshot(t *testing.T) {
 	ts := start(t)
 	now := time.Now()
-	t0 := now.Add(-40 * time.Minute)
-	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-missed", "from": "+49 89 7771234", "from_name": "Petra Lindner", "extension": "203", "time": at(t0, 0)})
-	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-missed", "cause": "cancelled", "time": at(t0, 20*time.Second)})
-	t1 := now.Add(-15 * time.Minute)
-	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-answered", "from": "0171 2345678", "extension": "203", "time": at(t1, 0)})
-	ts.event(t, map[string]any{"event": "answered", "call_id": "shot-answered", "extension": "203", "time": at(t1, 6*time.Second)})
-	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-answered", "time": at(t1, 4*time.Minute+12*time.Second)})
-	ctx := ts.login(t, "dana")
-	run(t, ctx, waitJS(`document.querySelectorAll("#history tr[data-call-id]").length >= 2`))
-	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-ringing", "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "203"})
-	var png []byte
-	run(t, ctx,
-		chromedp.WaitVisible(cardSel("shot-ringing")+" .match"),
-		chromedp.Evaluate(`document.activeElement && document.activeElement.blur && document.activeElement.blur()`, nil),
-		chromedp.FullScreenshot(&png, 100),
-	)
-	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-ringing"})
-	if len(png) == 0 {
-		t.Fatal("empty screenshot")
+	t0 := now.Add(-90 * time.Minute)
+	for i, c := range []struct {
+		from, name string
+		missed     bool
+	}{{"+49 89 7771234", "Petra Lindner", true}, {"+49 89 7771234", "Petra Lindner", true}, {"0171 2345678", "", false}, {"+43 1 5321234", "", false}} {
+		id := fmt.Sprintf("shot-h%d", i)
+		tt := t0.Add(time.Duration(i) * 17 * time.Minute)
+		ts.event(t, map[string]any{"event": "ringing", "call_id": id, "from": c.from, "from_name": c.name, "extension": "203", "time": at(tt, 0)})
+		if c.missed {
+			ts.event(t, map[string]any{"event": "ended", "call_id": id, "cause": "cancelled", "time": at(tt, 20*time.Second)})
+			continue
+		}
+		ts.event(t, map[string]any{"event": "answered", "call_id": id, "extension": "203", "time": at(tt, 6*time.Second)})
+		ts.event(t, map[string]any{"event": "ended", "call_id": id, "time": at(tt, 4*time.Minute+12*time.Second)})
 	}
-	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "agent.png"), png, 0o644); err != nil {
-		t.Fatal(err)
+	ts.post(t, "dana", "/api/v1/activities", `{"call_id":"shot-h2","notes":"Asked for the updated price list; sent by email."}`)
+	// A call carol answered and handed over to dana, with carol's notes.
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-xfer", "from": "040 555 01 00", "extension": "202", "time": at(now, -3*time.Minute)})
+	ts.event(t, map[string]any{"event": "answered", "call_id": "shot-xfer", "extension": "202", "time": at(now, -170*time.Second)})
+	ts.post(t, "carol", "/api/v1/activities", `{"call_id":"shot-xfer","notes":"Delivery 4711 arrived damaged; wants a replacement."}`)
+	shots := map[string][]byte{}
+	for _, lang := range []string{"en", "de"} {
+		ctx := tab(t)
+		if lang == "de" {
+			run(t, ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": "de-DE,de;q=0.9"}))
+		}
+		ts.loginIn(t, ctx, "dana")
+		run(t, ctx, waitJS(`document.querySelectorAll("#history .row").length >= 3`))
+		if lang == "en" {
+			ts.event(t, map[string]any{"event": "transferred", "call_id": "shot-xfer", "extension": "202", "transfer_to": "203"})
+			ts.event(t, map[string]any{"event": "answered", "call_id": "shot-xfer", "extension": "203"})
+		} else {
+			// The call is on dana's phone already: the page greets with it.
+			run(t, ctx, chromedp.Reload(), chromedp.WaitVisible(`#conn[data-state=connected]`))
+		}
+		ring := "shot-ring-" + lang
+		ts.event(t, map[string]any{"event": "ringing", "call_id": ring, "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "203"})
+		for _, w := range []int64{1280, 320} {
+			var png []byte
+			run(t, ctx,
+				chromedp.EmulateViewport(w, map[int64]int64{1280: 800, 320: 720}[w]),
+				chromedp.WaitVisible(cardSel(ring)+" .name"),
+				chromedp.WaitVisible(cardSel("shot-xfer")+" .transfer"),
+				chromedp.Sleep(300*time.Millisecond),
+				chromedp.Evaluate(`document.activeElement && document.activeElement.blur && document.activeElement.blur()`, nil),
+				chromedp.CaptureScreenshot(&png),
+			)
+			name := "agent"
+			if w == 320 {
+				name += "-panel"
+			}
+			if lang == "de" {
+				name += "-de"
+			}
+			shots[name+".png"] = png
+		}
+		ts.event(t, map[string]any{"event": "ended", "call_id": ring, "cause": "cancelled"})
 	}
-	if *update {
-		if err := os.WriteFile(filepath.Join(testenv.RepoRoot(t), "docs", "agent.png"), png, 0o644); err != nil {
+	ts.event(t, map[string]any{"event": "ended", "call_id": "shot-xfer"})
+	for name, png := range shots {
+		if len(png) == 0 {
+			t.Fatalf("empty screenshot %s", name)
+		}
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		if *update {
+			if err := os.WriteFile(filepath.Join(testenv.RepoRoot(t), "docs", name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -43,6 +43,8 @@ var agents = []config.User{
 	{Name: "erin", Extensions: []string{"204"}},
 	{Name: "fred", Extensions: []string{"205"}},
 	{Name: "gina", Extensions: []string{"206"}, Admin: true},
+	{Name: "hanna", Extensions: []string{"207"}}, // layout and accessibility tests
+
 }
 
 // rulesYAML gives erin and fred configured rules; everyone else has the defaults.

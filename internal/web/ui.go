@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -45,7 +46,7 @@ func (w *Web) agentPage(rw http.ResponseWriter, r *http.Request) {
 	}
 	d := pageData{Title: "Ringside", User: p.user, CSRF: p.csrf, CRMName: w.opt.CRMName}
 	d.CIFLib, d.CIFOrigin = w.cifLibrary(r.URL.Query().Get("ucilib"))
-	w.render(rw, "agent", d)
+	w.render(rw, w.lang(r, p.user.Name), "agent", d)
 }
 
 // cifLibrary accepts the CIF library URL Dynamics 365 passes in the widget's landing URL
@@ -96,40 +97,44 @@ func localPath(next string) string {
 }
 
 func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
-	w.render(rw, "login", pageData{Title: "Log in · Ringside", Next: localPath(r.URL.Query().Get("next"))})
+	lang := w.lang(r, "")
+	w.render(rw, lang, "login", pageData{Title: w.i18n.T(lang, "login.title"), Next: localPath(r.URL.Query().Get("next"))})
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {
+	lang := w.lang(r, "")
+	title := w.i18n.T(lang, "login.title")
 	r.Body = http.MaxBytesReader(rw, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: "The form could not be read."})
+		rw.WriteHeader(http.StatusBadRequest)
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, "login.error_form")})
 		return
 	}
 	// A login form posted from another site is refused (login CSRF).
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r) {
 		rw.WriteHeader(http.StatusForbidden)
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: "Log in from Ringside's own page."})
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, "login.error_origin")})
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("user"))
 	next := localPath(r.PostForm.Get("next"))
 	_, secret, _, err := w.login(r.Context(), r, name, r.PostForm.Get("password"))
 	if err != nil {
-		msg := "Wrong user name or password."
+		msg := "login.error_credentials"
 		code := http.StatusUnauthorized
 		var th throttled
 		if errors.As(err, &th) {
-			msg, code = "Too many attempts. Wait a moment, then try again.", http.StatusTooManyRequests
+			msg, code = "login.error_throttled", http.StatusTooManyRequests
 			rw.Header().Set("Retry-After", strconv.Itoa(int(th.wait.Seconds())+1))
 		} else if errors.Is(err, errBusy) {
-			msg, code = "Too many logins at once. Try again in a moment.", http.StatusServiceUnavailable
+			msg, code = "login.error_busy", http.StatusServiceUnavailable
 			rw.Header().Set("Retry-After", "5")
 		} else if !errors.Is(err, store.ErrBadCredentials) && !errors.Is(err, store.ErrNotFound) {
 			w.log.Error("login", "err", err)
-			msg, code = "Login is not possible right now.", http.StatusInternalServerError
+			msg, code = "login.error_unavailable", http.StatusInternalServerError
 		}
 		rw.WriteHeader(code)
-		w.render(rw, "login", pageData{Title: "Log in · Ringside", Error: msg, Next: next})
+		w.render(rw, lang, "login", pageData{Title: title, Error: w.i18n.T(lang, msg), Next: next})
 		return
 	}
 	http.SetCookie(rw, w.sessionCookie(r, secret))
@@ -168,11 +173,70 @@ func (w *Web) caller(rw http.ResponseWriter, r *http.Request) {
 			out["national"] = phonenumbers.Format(pn, phonenumbers.NATIONAL)
 			out["international"] = phonenumbers.Format(pn, phonenumbers.INTERNATIONAL)
 		}
-		if ref, err := w.d.Store.Pick(r.Context(), principalOf(r).user.Name, n.E164); err == nil {
+		u := principalOf(r).user
+		if ref, err := w.d.Store.Pick(r.Context(), u.Name, n.E164); err == nil {
 			out["pick"] = ref
 		}
+		out["last"] = w.lastContact(r, u, n.E164, r.URL.Query().Get("call"))
 	}
 	writeJSON(rw, http.StatusOK, out)
+}
+
+// lastContact is the user's latest earlier call with number (not the call she is on):
+// when, who answered it, and its notes, for the card's "last contact" line; nil if none.
+func (w *Web) lastContact(r *http.Request, u store.User, e164, exclude string) map[string]any {
+	f := store.CallFilter{Numbers: []string{e164}, Limit: 1, Exclude: exclude}
+	if !u.Admin {
+		f.Extensions = u.Extensions
+		if f.Extensions == nil {
+			return nil
+		}
+	}
+	recs, err := w.d.Store.ListCalls(r.Context(), f)
+	if err != nil || len(recs) == 0 {
+		return nil
+	}
+	rec := recs[0]
+	who := ""
+	for _, l := range rec.Call.Legs {
+		if l.Extension == rec.Call.AnsweredBy || (who == "" && !l.AnsweredAt.IsZero()) {
+			who = l.User
+			if who == "" {
+				who = l.Extension
+			}
+		}
+	}
+	return map[string]any{"call_id": rec.Call.ID, "at": rec.Call.StartedAt, "user": who,
+		"missed": rec.Call.Missed, "direction": rec.Call.Direction, "notes": notesText(rec)}
+}
+
+// notesText is a call's notes as one text (whatever shape the journal keeps them in).
+func notesText(rec store.CallRecord) string {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return ""
+	}
+	var v struct {
+		Notes json.RawMessage `json:"notes"`
+	}
+	if json.Unmarshal(b, &v) != nil || len(v.Notes) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v.Notes, &s) == nil {
+		return s
+	}
+	var entries []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(v.Notes, &entries)
+	parts := []string{}
+	for _, e := range entries {
+		if e.Text != "" {
+			parts = append(parts, e.Text)
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func sameOrigin(origin string, r *http.Request) bool {
@@ -217,5 +281,5 @@ func (w *Web) recordPage(rw http.ResponseWriter, r *http.Request) {
 	for _, ph := range rec.Phones {
 		phones = append(phones, recordPhone{Field: ph.Field, Raw: ph.Raw, E164: w.d.Parser.ParseStored(ph.Raw, rec.Country).E164})
 	}
-	w.render(rw, "record", pageData{Title: rec.Name + " · Ringside", User: p.user, CSRF: p.csrf, Record: &rec, Phones: phones})
+	w.render(rw, w.lang(r, p.user.Name), "record", pageData{Title: rec.Name + " · Ringside", User: p.user, CSRF: p.csrf, Record: &rec, Phones: phones})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/phone"
 	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/web/i18n"
 )
 
 //go:embed templates static
@@ -44,6 +45,9 @@ type Deps struct {
 	// Dial places a call for user (click-to-dial); errors wrapping
 	// telephony.ErrDialUnsupported answer 501.
 	Dial func(ctx context.Context, u store.User, number string) error
+	// DialVia says how Dial would place a call for u right now: "pbx", "companion", or
+	// "" when it cannot (GET /api/v1/me can_dial; nil: "pbx" whenever Dial is set).
+	DialVia func(u store.User) string
 	// Hello returns the messages a new stream connection of user gets first.
 	Hello func(user string) [][]byte
 	// QueueActivity queues the phone-call activity of a journal entry (after notes).
@@ -83,7 +87,8 @@ type Web struct {
 	opt    Options
 	log    *slog.Logger
 	mux    *http.ServeMux
-	pages  map[string]*template.Template
+	pages  map[string]map[string]*template.Template // lang → page → template
+	i18n   *i18n.Bundle
 	static map[string]asset // by name
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
@@ -106,7 +111,11 @@ func New(d Deps, opt Options, log *slog.Logger) (*Web, error) {
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = 12 * time.Hour
 	}
-	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newLoginLimiter()}
+	cat, err := i18n.Load(i18n.Files())
+	if err != nil {
+		return nil, err
+	}
+	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newLoginLimiter(), i18n: cat}
 	if err := w.loadStatic(); err != nil {
 		return nil, err
 	}
@@ -158,15 +167,28 @@ func (w *Web) assetURL(name string) (string, error) {
 
 var pageNames = []string{"login", "agent", "record"}
 
+// loadTemplates parses every page once per language: the template function t looks a
+// message up in that language's catalogue, lang names it, and catalogue hands the page's
+// JavaScript the messages of some areas (a JSON script tag, see static/i18n.js).
 func (w *Web) loadTemplates() error {
-	w.pages = map[string]*template.Template{}
-	funcs := template.FuncMap{"asset": w.assetURL}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(w.d.Assets, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return fmt.Errorf("web: template %s: %w", name, err)
+	w.pages = map[string]map[string]*template.Template{}
+	for _, lang := range w.i18n.Langs() {
+		funcs := template.FuncMap{
+			"asset": w.assetURL,
+			"t":     func(key string, args ...any) string { return w.i18n.T(lang, key, args...) },
+			"lang":  func() string { return lang },
+			"catalogue": func(areas ...string) map[string]string {
+				return w.i18n.Map(lang, areas...)
+			},
 		}
-		w.pages[name] = t
+		w.pages[lang] = map[string]*template.Template{}
+		for _, name := range pageNames {
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(w.d.Assets, "templates/layout.html", "templates/"+name+".html")
+			if err != nil {
+				return fmt.Errorf("web: template %s: %w", name, err)
+			}
+			w.pages[lang][name] = t
+		}
 	}
 	// Every page on disk must be declared above.
 	entries, err := fs.ReadDir(w.d.Assets, "templates")
@@ -175,11 +197,23 @@ func (w *Web) loadTemplates() error {
 	}
 	for _, e := range entries {
 		n := strings.TrimSuffix(e.Name(), ".html")
-		if _, ok := w.pages[n]; !ok && n != "layout" {
+		if _, ok := w.pages[i18n.Fallback][n]; !ok && n != "layout" {
 			return fmt.Errorf("web: template %s.html is not declared in pageNames", n)
 		}
 	}
 	return nil
+}
+
+// lang picks the language of a page for user ("" before login): her setting, else the
+// browser's Accept-Language, else English.
+func (w *Web) lang(r *http.Request, user string) string {
+	setting := ""
+	if user != "" {
+		if s, err := w.d.Store.UserSettings(r.Context(), user); err == nil {
+			setting = s[settingLanguage]
+		}
+	}
+	return w.i18n.Pick(setting, r.Header.Get("Accept-Language"))
 }
 
 // ServeHTTP applies the security headers every response carries and routes.
@@ -199,15 +233,22 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mux.ServeHTTP(rw, r)
 }
 
-func (w *Web) render(rw http.ResponseWriter, name string, data any) {
+// render writes page name in lang (see lang).
+func (w *Web) render(rw http.ResponseWriter, lang, name string, data any) {
 	var buf strings.Builder
-	if err := w.pages[name].Execute(&buf, data); err != nil {
+	t := w.pages[lang][name]
+	if t == nil {
+		t = w.pages[i18n.Fallback][name]
+	}
+	if err := t.Execute(&buf, data); err != nil {
 		w.log.Error("rendering page", "page", name, "err", err)
 		http.Error(rw, "internal error", http.StatusInternalServerError)
 		return
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Content-Language", lang)
+	rw.Header().Add("Vary", "Accept-Language")
 	fmt.Fprint(rw, buf.String())
 }
 
