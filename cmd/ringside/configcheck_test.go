@@ -39,3 +39,29 @@ crm: {kind: builtin, colour: blue}
 		}
 	}
 }
+
+// TestImportDryRunAndReimport: --dry-run lists the problems and stores nothing; a second
+// import of the same file updates instead of adding twins.
+func TestImportDryRunAndReimport(t *testing.T) {
+	data := t.TempDir()
+	csv := filepath.Join(t.TempDir(), "people.csv")
+	os.WriteFile(csv, []byte("type;first_name;last_name;email;phone\n"+
+		"contact;Jana;Schulz;jana@example.com;030 5550101\n"+
+		"contact;Ole;Berg;;\n"), 0o600)
+	code, out, errs := runCLI(t, "", "import", "--dry-run", csv, "--data", data)
+	if code != 0 || !strings.Contains(out, "people.csv:3: warning: no phone") || !strings.Contains(out, "nothing stored") {
+		t.Fatalf("dry run: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := runCLI(t, "", "lookup", "030 5550101", "--data", data); code != 0 || !strings.Contains(out, "no record") {
+		t.Fatalf("dry run stored: %s", out)
+	}
+	for i, want := range []string{"2 contacts, 0 leads, 0 updated", "0 contacts, 0 leads, 2 updated"} {
+		code, out, errs := runCLI(t, "", "import", csv, "--data", data)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("import %d: %d %s %s", i+1, code, out, errs)
+		}
+	}
+	if code, out, _ := runCLI(t, "", "lookup", "030 5550101", "--data", data); code != 0 || strings.Count(out, "Jana Schulz") != 1 {
+		t.Fatalf("twins: %s", out)
+	}
+}
