@@ -218,8 +218,9 @@ func (s *Server) build(ctx context.Context) error {
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
-		Companion: s.comp,
-		Rules:     func() any { return s.Rules() },
+		Companion:   s.comp,
+		Rules:       func() any { return s.Rules() },
+		ActiveCalls: s.track.Active,
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind}, s.log.With("component", "web"))
 	return err
 }

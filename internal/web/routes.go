@@ -32,6 +32,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /api/v1/admin/import/preview", w.adminOnly(w.adminImportPreview))
 	m.HandleFunc("POST /api/v1/admin/import", w.adminOnly(w.adminImport))
 	m.HandleFunc("GET /api/v1/admin/audit", w.adminOnly(w.adminAudit))
+	m.HandleFunc("GET /api/v1/admin/live", w.adminOnly(w.adminLive))
+	m.HandleFunc("GET /api/v1/admin/systems", w.adminOnly(w.adminSystems))
 	// Operations.
 	m.HandleFunc("GET /healthz", w.healthz)
 	m.HandleFunc("GET /readyz", w.readyz)
