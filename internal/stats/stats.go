@@ -17,7 +17,6 @@ import (
 // Source is the journal (store.Store).
 type Source interface {
 	StatCalls(ctx context.Context, from, to time.Time, fn func(store.StatCall) error) error
-	StatLegs(ctx context.Context, from, to time.Time, fn func(store.StatLeg) error) error
 }
 
 // Step is the width of a bucket.
@@ -104,47 +103,33 @@ func Compute(ctx context.Context, src Source, o Options) (Report, error) {
 		r.Buckets = append(r.Buckets, Bucket{Start: t})
 	}
 	dids := map[string]*Figures{}
-	notCalledBack := map[string]bool{}
+	agents := map[string]*Figures{}
+	var who []string
 	err := src.StatCalls(ctx, o.From, o.To, func(c store.StatCall) error {
 		b := &r.Buckets[index[truncate(c.Started.In(o.Loc), o.Step)]].Figures
+		notBack := c.Missed && !c.CalledBack
 		figs := []*Figures{&r.Total, b}
 		if c.Direction == "inbound" {
-			d := dids[c.DID]
-			if d == nil {
-				d = &Figures{}
-				dids[c.DID] = d
-			}
-			figs = append(figs, d)
+			figs = append(figs, figure(dids, c.DID))
 		}
 		for _, f := range figs {
-			f.add(c.Direction, c.Started, c.Answered, c.Ended, c.Missed, c.Missed && !c.CalledBack)
+			f.add(c.Direction, c.Started, c.Answered, c.Ended, c.Missed, notBack)
 		}
-		if c.Missed && !c.CalledBack {
-			notCalledBack[c.ID] = true
+		// Per agent: a call counts once for each user it rang (a user with two
+		// extensions on it counts once); answer and talk only for who answered.
+		who = who[:0]
+		for _, l := range c.Legs {
+			name := cmp.Or(l.User, l.Extension)
+			if slices.Contains(who, name) {
+				continue
+			}
+			who = append(who, name)
+			answered := c.Answered
+			if !slices.ContainsFunc(c.Legs, func(m store.StatLeg) bool { return cmp.Or(m.User, m.Extension) == name && m.Extension == c.AnsweredBy }) {
+				answered = time.Time{} // answered, but not by this agent
+			}
+			figure(agents, name).add(c.Direction, c.Started, answered, c.Ended, c.Missed, notBack)
 		}
-		return nil
-	})
-	if err != nil {
-		return Report{}, err
-	}
-	agents := map[string]*Figures{}
-	seen := map[[2]string]bool{} // agent, call: a user with two extensions on a call counts once
-	err = src.StatLegs(ctx, o.From, o.To, func(l store.StatLeg) error {
-		who := cmp.Or(l.User, l.Extension)
-		if seen[[2]string{who, l.CallID}] {
-			return nil
-		}
-		seen[[2]string{who, l.CallID}] = true
-		f := agents[who]
-		if f == nil {
-			f = &Figures{}
-			agents[who] = f
-		}
-		answered := l.Answered
-		if l.AnsweredBy != l.Extension {
-			answered = time.Time{} // answered, but not by this agent
-		}
-		f.add(l.Direction, l.Started, answered, l.Ended, l.Missed, notCalledBack[l.CallID])
 		return nil
 	})
 	if err != nil {
@@ -156,6 +141,16 @@ func Compute(ctx context.Context, src Source, o Options) (Report, error) {
 	}
 	r.Agents, r.DIDs = rows(agents), rows(dids)
 	return r, nil
+}
+
+// figure returns m[k], made when missing.
+func figure(m map[string]*Figures, k string) *Figures {
+	f := m[k]
+	if f == nil {
+		f = &Figures{}
+		m[k] = f
+	}
+	return f
 }
 
 func (f *Figures) add(dir string, started, answered, ended time.Time, missed, notCalledBack bool) {

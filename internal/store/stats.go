@@ -17,71 +17,60 @@ type StatCall struct {
 	CalledBack bool // missed, and a later call with the same number was outbound or answered
 	DID        string
 	AnsweredBy string
-	Remote     string // the remote number (E.164 when known)
+	Remote     string    // the remote number (E.164 when known)
+	Legs       []StatLeg // the extensions it rang (or was placed from)
 }
 
-// StatCalls calls fn for every call started in [from, to), in start order. It reads the
-// calls_stats index (migration 0005) and looks up callbacks of missed calls by number.
+// A StatLeg is one extension of a call, and its user.
+type StatLeg struct {
+	Extension string
+	User      string
+}
+
+// StatCalls calls fn for every call started in [from, to), in start order, with its
+// legs. It reads the covering index calls_stats (migration 0005) and the legs' primary
+// key, and finds callbacks of missed calls through calls_remote: one query, so that a
+// month of a busy journal is one pass over an index range.
 func (s *Store) StatCalls(ctx context.Context, from, to time.Time, fn func(StatCall) error) error {
 	rows, err := s.query(ctx, `SELECT c.id, c.started_at, c.answered_at, c.ended_at, c.direction, c.missed, c.did, c.answered_by, c.remote_number,
 			CASE WHEN c.missed AND c.remote_number <> '' THEN EXISTS (SELECT 1 FROM calls o WHERE o.remote_number = c.remote_number
-				AND o.started_at > c.started_at AND (o.direction = 'outbound' OR o.answered_at > 0)) ELSE FALSE END
-		FROM calls c WHERE c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at`, ts(from), ts(to))
+				AND o.started_at > c.started_at AND (o.direction = 'outbound' OR o.answered_at > 0)) ELSE FALSE END,
+			COALESCE(l.extension, ''), COALESCE(l.user_name, '')
+		FROM calls c LEFT JOIN call_legs l ON l.call_id = c.id
+		WHERE c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at, c.id`, ts(from), ts(to))
 	if err != nil {
 		return fmt.Errorf("store: statistics: %w", err)
 	}
 	defer rows.Close()
+	var cur StatCall
+	have := false
 	for rows.Next() {
 		var c StatCall
 		var st, an, en int64
-		if err := rows.Scan(&c.ID, &st, &an, &en, &c.Direction, &c.Missed, &c.DID, &c.AnsweredBy, &c.Remote, &c.CalledBack); err != nil {
+		var leg StatLeg
+		if err := rows.Scan(&c.ID, &st, &an, &en, &c.Direction, &c.Missed, &c.DID, &c.AnsweredBy, &c.Remote, &c.CalledBack, &leg.Extension, &leg.User); err != nil {
 			return fmt.Errorf("store: statistics: %w", err)
+		}
+		if have && c.ID == cur.ID {
+			cur.Legs = append(cur.Legs, leg)
+			continue
+		}
+		if have {
+			if err := fn(cur); err != nil {
+				return err
+			}
 		}
 		c.Started, c.Answered, c.Ended = fromTS(st), fromTS(an), fromTS(en)
-		if err := fn(c); err != nil {
-			return err
+		if leg.Extension != "" || leg.User != "" {
+			c.Legs = []StatLeg{leg}
 		}
+		cur, have = c, true
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: statistics: %w", err)
 	}
-	return nil
-}
-
-// A StatLeg says that a call of the range rang (or was placed from) an extension.
-type StatLeg struct {
-	CallID     string
-	Started    time.Time
-	Extension  string
-	User       string
-	Direction  string
-	Missed     bool
-	Answered   time.Time
-	Ended      time.Time
-	AnsweredBy string
-}
-
-// StatLegs calls fn for every leg of the calls started in [from, to).
-func (s *Store) StatLegs(ctx context.Context, from, to time.Time, fn func(StatLeg) error) error {
-	rows, err := s.query(ctx, `SELECT c.id, c.started_at, l.extension, l.user_name, c.direction, c.missed, c.answered_at, c.ended_at, c.answered_by
-		FROM calls c JOIN call_legs l ON l.call_id = c.id WHERE c.started_at >= ? AND c.started_at < ?`, ts(from), ts(to))
-	if err != nil {
-		return fmt.Errorf("store: statistics: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var l StatLeg
-		var st, an, en int64
-		if err := rows.Scan(&l.CallID, &st, &l.Extension, &l.User, &l.Direction, &l.Missed, &an, &en, &l.AnsweredBy); err != nil {
-			return fmt.Errorf("store: statistics: %w", err)
-		}
-		l.Started, l.Answered, l.Ended = fromTS(st), fromTS(an), fromTS(en)
-		if err := fn(l); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: statistics: %w", err)
+	if have {
+		return fn(cur)
 	}
 	return nil
 }

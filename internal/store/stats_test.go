@@ -48,10 +48,12 @@ func TestStatCallsCalledBack(t *testing.T) {
 			t.Errorf("called back = %v, want %v", got, want)
 		}
 		legs := 0
-		if err := st.StatLegs(t.Context(), t0.Add(time.Minute), t0.Add(3*time.Minute), func(l StatLeg) error {
-			legs++
-			if l.User != "alice" || l.Extension != "200" {
-				t.Errorf("leg %+v", l)
+		if err := st.StatCalls(t.Context(), t0.Add(time.Minute), t0.Add(3*time.Minute), func(c StatCall) error {
+			legs += len(c.Legs)
+			for _, l := range c.Legs {
+				if l.User != "alice" || l.Extension != "200" {
+					t.Errorf("leg %+v", l)
+				}
 			}
 			return nil
 		}); err != nil || legs != 2 {

@@ -1,7 +1,7 @@
 -- Statistics: a covering index for a range of the journal (a month's figures read the
 -- index only), and the callbacks of missed calls found by number.
-CREATE INDEX calls_stats ON calls (started_at, direction, missed, answered_at, ended_at, did, answered_by, remote_number);
-CREATE INDEX calls_remote ON calls (remote_number, started_at);
+CREATE INDEX calls_stats ON calls (started_at, id, direction, missed, answered_at, ended_at, did, answered_by, remote_number);
+CREATE INDEX calls_remote ON calls (remote_number, started_at, direction, answered_at);
 
 -- The audit log: every admin action, who, when, what, from where.
 CREATE TABLE audit (
