@@ -236,3 +236,30 @@ func TestCSVFormulaCells(t *testing.T) {
 		t.Errorf("%s", b.String())
 	}
 }
+
+// TestAgentLegs: a call that rang alice and bob and that bob answered counts as an
+// inbound call for both, answered (with its wait and talk time) for bob only; a user
+// on two extensions of one call counts it once.
+func TestAgentLegs(t *testing.T) {
+	st := openStore(t)
+	c := call.Call{ID: "q1", Direction: call.Inbound, State: call.Ended, Remote: call.Remote{Raw: "x", Number: "+49301"},
+		StartedAt: base.Add(time.Hour), Legs: []call.Leg{{Extension: "200", User: "alice"}, {Extension: "201", User: "bob"}, {Extension: "211", User: "bob"}}}
+	c.AnsweredAt, c.AnsweredBy, c.EndedAt = c.StartedAt.Add(6*time.Second), "211", c.StartedAt.Add(66*time.Second)
+	if err := st.SaveCalls(t.Context(), []store.JournalEntry{{Call: c}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compute(t.Context(), st, Options{From: base, To: base.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Agents) != 2 {
+		t.Fatalf("agents: %+v", r.Agents)
+	}
+	for _, a := range r.Agents {
+		want := Figures{CallsIn: 1}
+		if a.Key == "bob" {
+			want = Figures{CallsIn: 1, Answered: 1, AnswerAvg: 6, AnswerP90: 6, Talk: 60}
+		}
+		same(t, a.Key, a.Figures, want)
+	}
+}
