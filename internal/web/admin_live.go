@@ -79,7 +79,8 @@ func (w *Web) adminLive(rw http.ResponseWriter, r *http.Request) {
 type system struct {
 	Name  string `json:"name"` // store, crm, telephony/NAME, cluster…
 	Up    bool   `json:"up"`
-	Cause string `json:"cause,omitempty"`
+	State string `json:"state,omitempty"` // a phone system's state words ("up", "down: refused", "standby")
+	Cause string `json:"cause,omitempty"` // why another part is not ready
 }
 
 // adminSystems answers GET /api/v1/admin/systems: each part's state (as /readyz sees
@@ -88,7 +89,13 @@ func (w *Web) adminSystems(rw http.ResponseWriter, r *http.Request) {
 	out := []system{}
 	if w.d.Ready != nil {
 		for name, cause := range w.d.Ready(r.Context()) {
-			out = append(out, system{Name: name, Up: cause == "", Cause: cause})
+			sys := system{Name: name, Up: readyValue(cause)}
+			if strings.HasPrefix(name, "telephony/") {
+				sys.State = cause
+			} else if cause != "" {
+				sys.Cause = cause
+			}
+			out = append(out, sys)
 		}
 	}
 	slices.SortFunc(out, func(a, b system) int {

@@ -294,7 +294,7 @@ func TestAdminLiveBoard(t *testing.T) {
 func TestAdminSystems(t *testing.T) {
 	ts := start(t)
 	code, body, _ := ts.do(t, "gina", "GET", "/api/v1/admin/systems", "", "")
-	if code != 200 || !strings.Contains(body, `{"name":"telephony/webhook","up":true}`) || !strings.Contains(body, `"name":"store","up":true`) {
+	if code != 200 || !strings.Contains(body, `{"name":"telephony/webhook","up":true,"state":"up"}`) || !strings.Contains(body, `"name":"store","up":true`) {
 		t.Fatalf("systems: %d %s", code, body)
 	}
 }
