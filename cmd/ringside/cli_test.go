@@ -66,7 +66,7 @@ crm: {kind: builtin, colour: blue}
 	if code != exitBadConfig {
 		t.Fatalf("bad sections: exit %d\n%s", code, errs)
 	}
-	for _, want := range []string{"bad.yaml:3: adress: unknown key", `bad.yaml:4: telephony: unknown kind "carrier-pigeon"`, "bad.yaml:5: colour: unknown key"} {
+	for _, want := range []string{"bad.yaml:3: telephony[0].adress: unknown key", `bad.yaml:4: telephony: unknown kind "carrier-pigeon"`, "bad.yaml:5: crm.colour: unknown key"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("%q missing from:\n%s", want, errs)
 		}

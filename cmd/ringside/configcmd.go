@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/server"
@@ -32,11 +34,19 @@ func runConfig(ctx context.Context, e env, args []string) error {
 	if file == "" {
 		return usagef("name the file: ringside config check ringside.yaml")
 	}
-	cfg, err := config.Load(file)
+	data, err := os.ReadFile(file)
 	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	// One pass: the file's own mistakes and those inside the connectors' sections.
+	cfg, err := config.ParseAll(file, data)
+	if cfg == nil {
 		return configError{err}
 	}
-	if err := server.Check(ctx, cfg); err != nil {
+	if cerr := server.Check(ctx, cfg); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
 		return configError{err}
 	}
 	if *connect {

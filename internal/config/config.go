@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +123,7 @@ type Section struct {
 	Extensions []string
 	node       *yaml.Node
 	file       string
+	path       string // "crm", "telephony[1]": prefixes the keys in messages
 }
 
 // UnmarshalYAML keeps the node for later strict decoding.
@@ -166,11 +169,6 @@ func (s Section) Decode(out any) error {
 	if s.node == nil {
 		return nil
 	}
-	var errs []error
-	strictCheck(s.node, reflect.TypeOf(out), "", s.file, map[string]bool{"kind": true, "name": true, "extensions": true}, &errs)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
 	// Decode a copy without kind and name, so that out needs no fields for them.
 	cp := *s.node
 	cp.Content = nil
@@ -180,8 +178,8 @@ func (s Section) Decode(out any) error {
 		}
 		cp.Content = append(cp.Content, s.node.Content[i], s.node.Content[i+1])
 	}
-	if err := cp.Decode(out); err != nil {
-		return withFile(s.file, err)
+	if errs := decodeChecked(&cp, out, s.file, s.path); len(errs) > 0 {
+		return joinByLine(s.file, errs)
 	}
 	return nil
 }
@@ -203,13 +201,8 @@ func (r Raw) Decode(out any) error {
 	if r.node == nil {
 		return nil
 	}
-	var errs []error
-	strictCheck(r.node, reflect.TypeOf(out), "", r.file, nil, &errs)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if err := r.node.Decode(out); err != nil {
-		return withFile(r.file, err)
+	if errs := decodeChecked(r.node, out, r.file, ""); len(errs) > 0 {
+		return joinByLine(r.file, errs)
 	}
 	return nil
 }
@@ -233,8 +226,20 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// Parse reads a config from data; file names it in messages.
+// Parse reads a config from data; file names it in messages. Every mistake of the file
+// is reported at once (errors.Join, one per line, in file order).
 func Parse(file string, data []byte) (*Config, error) {
+	c, err := ParseAll(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseAll is Parse for `config check`: beside the errors it returns what it could read
+// (nil only when the file is not YAML at all), so that the connectors' sections can be
+// checked in the same pass.
+func ParseAll(file string, data []byte) (*Config, error) {
 	c := &Config{File: file, lines: map[string]int{}}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -250,25 +255,92 @@ func Parse(file string, data []byte) (*Config, error) {
 		return c, nil
 	}
 	doc := root.Content[0]
-	var errs []error
-	strictCheck(doc, reflect.TypeOf(c), "", file, nil, &errs)
 	recordLines(doc, "", c.lines)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := doc.Decode(c); err != nil {
-		return nil, withFile(file, err)
-	}
-	c.CRM.file = file
+	errs := decodeChecked(doc, c, file, "")
+	c.CRM.file, c.CRM.path = file, "crm"
 	for i := range c.Telephony {
-		c.Telephony[i].file = file
+		c.Telephony[i].file, c.Telephony[i].path = file, fmt.Sprintf("telephony[%d]", i)
 	}
 	c.Rules.file = file
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
-		return nil, err
+		errs = append(errs, unjoin(err)...)
+	}
+	if len(errs) > 0 {
+		return c, joinByLine(file, errs)
 	}
 	return c, nil
+}
+
+// decodeChecked checks n against out's type (unknown keys, values of the wrong kind, in
+// plain words) and decodes what it can: the decoder goes on after a wrong value, and its
+// own messages are kept only for lines the check did not already explain.
+func decodeChecked(n *yaml.Node, out any, file, path string) []error {
+	var errs []error
+	strictCheck(n, reflect.TypeOf(out), path, file, nil, &errs)
+	said := map[int]bool{}
+	for _, e := range errs {
+		said[lineOf(file, e)] = true
+	}
+	if err := n.Decode(out); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, m := range te.Errors {
+				l, rest, _ := strings.Cut(strings.TrimPrefix(m, "line "), ":")
+				if ln, _ := strconv.Atoi(l); said[ln] {
+					continue
+				}
+				errs = append(errs, fmt.Errorf("%s:%s:%s", nonEmpty(file), l, rest))
+			}
+		} else {
+			errs = append(errs, withFile(file, err))
+		}
+	}
+	return errs
+}
+
+// unjoin splits an errors.Join into its parts.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// lineOf reads the line from a "file:12: ..." message (0 when it has none).
+func lineOf(file string, err error) int {
+	rest, ok := strings.CutPrefix(err.Error(), nonEmpty(file)+":")
+	if !ok {
+		return 0
+	}
+	l, _, _ := strings.Cut(rest, ":")
+	n, _ := strconv.Atoi(l)
+	return n
+}
+
+// joinByLine joins errors in file order (those without a line last), dropping repeats.
+func joinByLine(file string, errs []error) error {
+	sort.SliceStable(errs, func(i, j int) bool {
+		li, lj := lineOf(file, errs[i]), lineOf(file, errs[j])
+		if li == 0 || lj == 0 {
+			return li != 0 && lj == 0
+		}
+		return li < lj
+	})
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		if seen[e.Error()] {
+			continue
+		}
+		seen[e.Error()] = true
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 var errEOF = errors.New("EOF")
@@ -483,10 +555,21 @@ func strictCheck(n *yaml.Node, t reflect.Type, path, file string, allow map[stri
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // an empty value keeps the default
+	}
+	if msg := wrongValue(n, t); msg != "" {
+		key := path
+		if key == "" {
+			key = "value"
+		}
+		*errs = append(*errs, fmt.Errorf("%s:%d: %s: %s", nonEmpty(file), n.Line, key, msg))
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			return // the decoder reports the type error
+			return
 		}
 		fields := map[string]reflect.Type{}
 		collectFields(t, fields)
@@ -521,6 +604,73 @@ func strictCheck(n *yaml.Node, t reflect.Type, path, file string, allow map[stri
 			strictCheck(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, file, nil, errs)
 		}
 	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// wrongValue says in plain words why node n cannot be a t ("" when it can, or when t's
+// own decoder judges it).
+func wrongValue(n *yaml.Node, t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return "expected a mapping of keys (key: value), not " + shown(n)
+		}
+		return ""
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return "expected a list (- item, or [a, b]), not " + shown(n)
+		}
+		return ""
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "expected a single value, not " + shown(n)
+	}
+	v := n.Value
+	switch {
+	case t == durationType:
+		if _, err := time.ParseDuration(v); err == nil {
+			return ""
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			unit := "s"
+			if f >= 100 {
+				unit = "ms"
+			}
+			return fmt.Sprintf("%s needs a unit, e.g. %s%s", v, v, unit)
+		}
+		return v + " is not a duration (e.g. 300ms, 10s, 4h)"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		if n.Tag == "!!float" {
+			return v + " is not a whole number"
+		}
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			if n.Tag == "!!int" {
+				return v + " is too large"
+			}
+			return v + " is not a number"
+		}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return v + " is not a number"
+		}
+	case t.Kind() == reflect.Bool:
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return v + " is not true or false"
+		}
+	}
+	return ""
+}
+
+// shown describes a node for a message.
+func shown(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return strconv.Quote(n.Value)
 }
 
 func collectFields(t reflect.Type, fields map[string]reflect.Type) {

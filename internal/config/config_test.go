@@ -103,7 +103,7 @@ func TestSectionDecodeStrict(t *testing.T) {
 		SecretEnv string `yaml:"secret_env"`
 	}
 	err = c.Telephony[0].Decode(&ami)
-	if err == nil || !strings.Contains(err.Error(), `r.yaml:4: secert_env: unknown key (did you mean "secret_env"?)`) {
+	if err == nil || !strings.Contains(err.Error(), `r.yaml:4: telephony[0].secert_env: unknown key (did you mean "secret_env"?)`) {
 		t.Fatalf("err = %v", err)
 	}
 }

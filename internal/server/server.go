@@ -119,10 +119,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 // Check builds everything a config names without opening anything: for config check.
 func Check(ctx context.Context, cfg *config.Config) error {
 	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), users: map[string]store.User{}}
-	var errs []error
-	if _, err := phone.NewParser(cfg.Phone); err != nil {
-		errs = append(errs, err)
-	}
+	var errs []error // the phone settings were checked by config.Parse
 	for _, sec := range cfg.Telephony {
 		if _, err := s.buildSource(ctx, sec, s.log); err != nil {
 			errs = append(errs, err)
@@ -241,8 +238,9 @@ func (s *Server) build(ctx context.Context) error {
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity,
 		Ready: s.readiness, Metrics: s.met.handler(),
-		Companion: s.comp,
-		Rules:     func() any { return s.Rules() },
+		Companion:   s.comp,
+		Rules:       func() any { return s.Rules() },
+		ActiveCalls: s.track.Active,
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind,
 		TrustedProxies: trusted, MetricsToken: metricsToken}, s.log.With("component", "web"))
 	return err

@@ -118,7 +118,15 @@ func TestOpenMigratesOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]int{1, 4}, vs); diff != "" {
+			ms, err := loadMigrations("migrations/sqlite") // both dialects have the same numbers
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []int
+			for _, m := range ms {
+				want = append(want, m.version)
+			}
+			if diff := cmp.Diff(want, vs); diff != "" {
 				t.Errorf("versions (-want +got):\n%s", diff)
 			}
 			if err := st.Ping(t.Context()); err != nil {

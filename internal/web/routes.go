@@ -25,6 +25,15 @@ func (w *Web) routes() {
 	// Administrators.
 	m.HandleFunc("GET /api/v1/outbox", w.adminOnly(w.listOutbox))
 	m.HandleFunc("GET /api/v1/rules", w.adminOnly(w.listRules))
+	m.HandleFunc("GET /api/v1/admin/users", w.adminOnly(w.adminUsers))
+	m.HandleFunc("GET /api/v1/admin/tokens", w.adminOnly(w.adminTokens))
+	m.HandleFunc("POST /api/v1/admin/tokens/{id}/revoke", w.adminOnly(w.adminRevokeToken))
+	m.HandleFunc("GET /api/v1/admin/stats", w.adminOnly(w.adminStats))
+	m.HandleFunc("POST /api/v1/admin/import/preview", w.adminOnly(w.adminImportPreview))
+	m.HandleFunc("POST /api/v1/admin/import", w.adminOnly(w.adminImport))
+	m.HandleFunc("GET /api/v1/admin/audit", w.adminOnly(w.adminAudit))
+	m.HandleFunc("GET /api/v1/admin/live", w.adminOnly(w.adminLive))
+	m.HandleFunc("GET /api/v1/admin/systems", w.adminOnly(w.adminSystems))
 	// Operations.
 	m.HandleFunc("GET /healthz", w.healthz)
 	m.HandleFunc("GET /readyz", w.readyz)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/agent"
+	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/phone"
@@ -61,6 +62,8 @@ type Deps struct {
 	Companion Companion
 	// Rules returns the rules in force, for the admins' read-only view (nil: none shown).
 	Rules func() any
+	// ActiveCalls lists the calls in progress, for the admins' live board (nil: none).
+	ActiveCalls func() []call.Call
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
 }

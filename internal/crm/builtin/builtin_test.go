@@ -294,7 +294,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ImportResult{Rows: 7, Contacts: 4, Leads: 1, Accounts: 1, AccountsUpdated: 1, AccountsLinked: 1}
+	want := ImportResult{Rows: 7, Contacts: 4, Leads: 1, Accounts: 1, AccountsUpdated: 1, AccountsLinked: 1, Separator: ",", Encoding: "utf-8"}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
@@ -504,12 +504,26 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte("type,company\naccount,\"a\nb\"\n"))
 	f.Add([]byte("\ufefftype\ncontact\n"))
+	f.Add([]byte("type;first_name;last_name;phone\ncontact;J\xfcrgen;M\xfcller;030 5550102\n"))
+	f.Add([]byte("type\tlast_name\temail\tphone\ncontact\tA\ta@x\tnot-a-number\ncontact\tA\ta@x\t030 1\n"))
 	p := testParser(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st := newMemStore()
 		d, err := New(st, p, Config{}, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		pv, err := d.Preview(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("preview: %v", err)
+		}
+		if seq, _ := st.RecordsSeq(context.Background()); seq != 0 {
+			t.Fatalf("preview stored %d records", seq)
+		}
+		for _, it := range pv.Items {
+			if it.Action != "create" && it.Action != "update" && it.Action != "error" {
+				t.Fatalf("row %d: action %q", it.Line, it.Action)
+			}
 		}
 		res, err := d.Import(context.Background(), bytes.NewReader(data))
 		if err != nil {

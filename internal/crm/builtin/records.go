@@ -225,3 +225,16 @@ func decodeRecord(b []byte, withURL bool, urlBase string) crm.Record {
 	}
 	return r
 }
+
+// eachIdentity calls fn with the key ("entity/id"), email and name of every record,
+// and whether it has any phone, decoding nothing else.
+func (t *records) eachIdentity(fn func(key, email, name string, phones bool)) {
+	var p [nParts][2]int
+	for _, e := range t.ents {
+		b := t.arena[e.off : e.off+e.n]
+		at := parts(b, &p, nParts)
+		n, _ := binary.Uvarint(b[at:])
+		ent, id := b[p[partEntity][0]:p[partEntity][1]], b[p[partID][0]:p[partID][1]]
+		fn(string(ent)+"/"+string(id), string(b[p[partEmail][0]:p[partEmail][1]]), string(b[p[partName][0]:p[partName][1]]), n > 0)
+	}
+}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ringside/ringside/internal/call"
+)
+
+// livePoll is how often the live board reads the calls in progress.
+const livePoll = time.Second
+
+// liveBoard is one message of the live board stream.
+type liveBoard struct {
+	At    time.Time   `json:"at"`
+	Calls []call.Call `json:"calls"` // in progress, oldest first
+}
+
+// adminLive answers GET /api/v1/admin/live: a stream of Server-Sent Events, one
+// "board" event with every call in progress when the stream opens and whenever the
+// calls change (checked once a second), a comment line every 15 s to keep proxies
+// from closing it.
+func (w *Web) adminLive(rw http.ResponseWriter, r *http.Request) {
+	fl, ok := rw.(http.Flusher)
+	if !ok {
+		apiError(rw, http.StatusInternalServerError, "streaming is not supported here")
+		return
+	}
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("X-Accel-Buffering", "no")
+	rw.WriteHeader(http.StatusOK)
+	fl.Flush()
+	tick := time.NewTicker(livePoll)
+	defer tick.Stop()
+	var last []byte
+	quiet := 0
+	for {
+		calls := []call.Call{}
+		if w.d.ActiveCalls != nil {
+			calls = append(calls, w.d.ActiveCalls()...)
+		}
+		sort.SliceStable(calls, func(i, j int) bool {
+			return cmp.Or(calls[i].StartedAt.Compare(calls[j].StartedAt), strings.Compare(calls[i].ID, calls[j].ID)) < 0
+		})
+		// The board changes when a call comes, goes or changes state or legs; the time
+		// on it runs in the browser.
+		key, _ := json.Marshal(calls)
+		if !bytes.Equal(key, last) {
+			b, _ := json.Marshal(liveBoard{At: time.Now().UTC(), Calls: calls})
+			if _, err := fmt.Fprintf(rw, "event: board\ndata: %s\n\n", b); err != nil {
+				return
+			}
+			fl.Flush()
+			last, quiet = key, 0
+		} else if quiet++; quiet >= 15 {
+			if _, err := fmt.Fprint(rw, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+			quiet = 0
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// system is one part of the server as the admin page shows it.
+type system struct {
+	Name  string `json:"name"` // store, crm, telephony/NAME, cluster…
+	Up    bool   `json:"up"`
+	State string `json:"state,omitempty"` // a phone system's state words ("up", "down: refused", "standby")
+	Cause string `json:"cause,omitempty"` // why another part is not ready
+}
+
+// adminSystems answers GET /api/v1/admin/systems: each part's state (as /readyz sees
+// it), phone systems first.
+func (w *Web) adminSystems(rw http.ResponseWriter, r *http.Request) {
+	out := []system{}
+	if w.d.Ready != nil {
+		for name, cause := range w.d.Ready(r.Context()) {
+			sys := system{Name: name, Up: readyValue(cause)}
+			if strings.HasPrefix(name, "telephony/") {
+				sys.State = cause
+			} else if cause != "" {
+				sys.Cause = cause
+			}
+			out = append(out, sys)
+		}
+	}
+	slices.SortFunc(out, func(a, b system) int {
+		ta, tb := strings.HasPrefix(a.Name, "telephony/"), strings.HasPrefix(b.Name, "telephony/")
+		if ta != tb {
+			if ta {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	writeJSON(rw, http.StatusOK, map[string]any{"systems": out})
+}
