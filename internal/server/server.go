@@ -170,7 +170,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	handlers := map[string]outbox.Handler{}
 	if l, ok := s.dir.(crm.ActivityLogger); ok {
-		handlers[activity.Kind] = outbox.Handler(activity.Handler(timedLogger{l, s.met}))
+		handlers[activity.Kind] = outbox.Handler(activity.Handler(timedLogger{l, s.met}, s.st, s.agentOf))
 	}
 	handlers[rules.WebhookKind] = outbox.Handler(eng.WebhookHandler())
 	node := nodeName()
@@ -538,7 +538,7 @@ func (s *Server) queueActivity(ctx context.Context, rec store.CallRecord) error 
 	if _, ok := s.dir.(crm.ActivityLogger); !ok {
 		return errors.New("the configured CRM does not take phone-call activities")
 	}
-	if err := activity.Queue(ctx, s.st, activity.Build(rec, s.agentOf, time.Now())); err != nil {
+	if err := activity.Queue(ctx, s.st, rec.Call.ID); err != nil {
 		return err
 	}
 	s.outbox.Kick()

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/crm"
@@ -327,6 +330,52 @@ func (w *Web) createRecord(rw http.ResponseWriter, r *http.Request) {
 
 func clean(s string) string { return call.Sanitize(strings.TrimSpace(s), 1024) }
 
+// maxNotes is the longest notes entry kept, in bytes.
+const maxNotes = 32 << 10
+
+// CleanNotes makes an agent's notes safe to keep and show: line breaks (CRLF and CR
+// become LF) and tabs are kept, other control characters and invalid UTF-8 are
+// dropped, trailing space is trimmed, and the text is cut at 32 KiB (on a rune
+// boundary). Pages render it as text.
+func CleanNotes(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\r':
+			r = '\n'
+		case r == utf8.RuneError, r == '\n', r == '\t':
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029', r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+			continue
+		}
+		if r == utf8.RuneError {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > maxNotes {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// talked says whether u talked on c: a leg of theirs was answered (they answered the
+// call, or took it by transfer), not only rang.
+func talked(u store.User, c call.Call) bool {
+	for _, l := range c.Legs {
+		if l.AnsweredAt.IsZero() {
+			continue
+		}
+		if l.User == u.Name {
+			return true
+		}
+		if l.User == "" && slices.Contains(u.Extensions, l.Extension) {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 	var body struct {
 		CallID    string   `json:"call_id"`
@@ -345,11 +394,12 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		apiError(rw, http.StatusNotFound, "no such call")
 		return
 	}
-	var a store.Annotation
-	if body.Notes != nil {
-		notes := call.Sanitize(*body.Notes, 32<<10)
-		a.Notes = &notes
+	u := principalOf(r).user
+	if body.Notes != nil && !u.Admin && !talked(u, rec.Call) {
+		apiError(rw, http.StatusForbidden, "you did not talk on this call (your phone only rang): only the agents who answered it or took it by transfer, and admins, can write its notes")
+		return
 	}
+	var a store.Annotation
 	if body.Regarding != nil {
 		rc, err := w.d.Directory.Get(r.Context(), *body.Regarding)
 		if err != nil {
@@ -358,9 +408,17 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		}
 		a.Regarding, a.RegardingName = &rc.Ref, &rc.Name
 	}
-	if err := w.d.Store.AnnotateCall(r.Context(), body.CallID, a); err != nil {
-		apiError(rw, http.StatusInternalServerError, "could not save the notes")
-		return
+	if a.Regarding != nil {
+		if err := w.d.Store.AnnotateCall(r.Context(), body.CallID, a); err != nil {
+			apiError(rw, http.StatusInternalServerError, "could not save the record the call is about")
+			return
+		}
+	}
+	if body.Notes != nil {
+		if err := w.d.Store.SetNote(r.Context(), body.CallID, u.Name, CleanNotes(*body.Notes)); err != nil {
+			apiError(rw, http.StatusInternalServerError, "could not save the notes")
+			return
+		}
 	}
 	rec, _ = w.d.Store.GetCall(r.Context(), body.CallID)
 	if w.d.QueueActivity != nil {

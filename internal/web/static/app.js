@@ -334,6 +334,9 @@
       ev.preventDefault();
       saveNotes(st, ev.target);
     });
+    node.querySelector(".notes").addEventListener("toggle", function (ev) {
+      if (ev.target.open) loadNoteEntries(st);
+    });
     cards.prepend(node);
     empty();
     return st;
@@ -381,6 +384,37 @@
     var n = st.msg.call.remote.number;
     if (n) delete infos[n];
     render(st.msg.call.id);
+  }
+
+  // ownNote is the user's own entry of a journal record's notes ("" when none).
+  function ownNote(rec) {
+    var mine = (rec.notes || []).filter(function (n) { return n.author === me; });
+    return mine.length ? mine[0].text : "";
+  }
+  // showNoteEntries shows the other agents' entries (a transfer's earlier notes) above
+  // the textarea, as text.
+  function showNoteEntries(st, rec) {
+    var f = st.el.querySelector(".notes-form");
+    var box = f.querySelector(".note-entries");
+    if (!box) {
+      box = el("div", null, "note-entries");
+      f.prepend(box);
+    }
+    box.textContent = "";
+    (rec.notes || []).forEach(function (n) {
+      if (n.author === me) return;
+      var p = el("div", null, "note-entry");
+      p.appendChild(el("div", (n.author || "—") + " · " + whenText(n.at), "note-author"));
+      p.appendChild(el("div", n.text, "note-text"));
+      box.appendChild(p);
+    });
+  }
+  function loadNoteEntries(st) {
+    api("GET", "/api/v1/calls/" + encodeURIComponent(st.msg.call.id)).then(function (rec) {
+      showNoteEntries(st, rec);
+      var ta = st.el.querySelector("textarea");
+      if (!ta.value) ta.value = ownNote(rec);
+    }).catch(function () {}); // not journaled yet: nothing to show
   }
 
   function saveNotes(st, f) {
@@ -634,14 +668,14 @@
     } else res = c.state === "ended" ? "Not answered" : "In progress";
     var td = el("td", res, "result" + (cls ? " " + cls : ""));
     tr.appendChild(td);
-    tr.appendChild(el("td", rec.notes ? "✔ saved" : "none", "notes"));
+    tr.appendChild(el("td", rec.notes && rec.notes.length ? "✔ saved" : "none", "notes"));
     var actions = el("td", null, "row-actions");
     if (!c.remote.withheld && c.remote.raw) actions.appendChild(button("Call back", "", function () { dial(c.remote.number || c.remote.raw); }));
     var target = null;
     if (rec.regarding) (rec.matches || []).forEach(function (x) { if (sameRef(x, rec.regarding)) target = x; });
     target = target || m;
     if (target && (safeURL(target.url) || cif)) actions.appendChild(button("Open record", "", function () { openRecord(target, false); }));
-    actions.appendChild(button(rec.notes ? "Edit notes" : "Add notes", "", function () { notesFor(rec); }));
+    actions.appendChild(button(ownNote(rec) ? "Edit notes" : "Add notes", "", function () { notesFor(rec); }));
     tr.appendChild(actions);
     return tr;
   }
@@ -658,8 +692,9 @@
     if (!st) {
       st = cardFor({ type: rec.call.missed ? "call.missed" : (rec.call.state === "ended" ? "call.ended" : "call.ringing"), call: rec.call, matches: rec.matches || [], lookup: "done" });
       if (rec.regarding) st.regarding = rec.regarding;
-      st.notesSaved = !!rec.notes;
-      st.el.querySelector("textarea").value = rec.notes || "";
+      st.notesSaved = !!ownNote(rec);
+      st.el.querySelector("textarea").value = ownNote(rec);
+      showNoteEntries(st, rec);
       st.acted.open = true;
       render(rec.call.id);
       callerInfo(st);
