@@ -327,3 +327,7 @@ func placeholders(n int) string {
 	}
 	return strings.Repeat("?, ", n-1) + "?"
 }
+
+// SetClock makes the store read the time from now (tests of packages built on the store
+// move a fake clock); call it before using the store.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
