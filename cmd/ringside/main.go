@@ -51,6 +51,9 @@ func commands() []command {
 		{"config", "check a config file: config check [FILE] [--connect]", runConfig},
 		{"crm", "bring the CRM's local phone index up to date, or check CRM access: crm sync [--full] | crm check", runCRM},
 		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
+		{"outbox", "see and steer CRM writes and webhooks: outbox list [--parked] | retry ID…|--all | drop ID…", runOutbox},
+		{"purge", "remove journal entries and delivered outbox rows older than the retention: purge [--dry-run]", runPurge},
+		{"forget", "remove a caller's number, name and notes from the journal: forget NUMBER", runForget},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
 	}
 }

@@ -38,6 +38,7 @@ type Options struct {
 	MaxBackoff  time.Duration    // longest retry delay; default 5m
 	MaxAge      time.Duration    // temporary errors are retried this long (from Since), then the item parks; default 24h
 	MaxAttempts int              // attempts before a transient failure parks the item; 0 = no limit (MaxAge applies)
+	PerDest     int              // deliveries at once to one destination (one webhook URL, the CRM); default half the workers
 	Batch       int              // deprecated: the number of workers when Workers is 0
 	Now         func() time.Time // clock for claims and retry times; default time.Now
 }
@@ -71,6 +72,9 @@ func New(st *store.Store, owner string, handlers map[string]Handler, log *slog.L
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultWorkers
+	}
+	if opts.PerDest <= 0 {
+		opts.PerDest = max(1, opts.Workers/2)
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
@@ -115,13 +119,28 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	done := make(chan struct{}, w.opts.Workers)
+	done := make(chan string, w.opts.Workers) // the destination of a finished delivery
 	inflight := 0
+	perDest := map[string]int{}
+	finished := func(dest string) {
+		inflight--
+		if perDest[dest]--; perDest[dest] <= 0 {
+			delete(perDest, dest)
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		if free := w.opts.Workers - inflight; free > 0 {
-			items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, free)
+			// A destination at its share of the pool waits: a slow one cannot take
+			// every worker.
+			var busy []string
+			for d, n := range perDest {
+				if n >= w.opts.PerDest {
+					busy = append(busy, d)
+				}
+			}
+			items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, free, busy...)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -129,12 +148,14 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Error("outbox delivery", "err", fmt.Errorf("outbox: %w", err))
 			}
 			for _, it := range items {
+				dest := store.Destination(it.Group)
 				inflight++
+				perDest[dest]++
 				wg.Go(func() {
 					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
 						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
 					}
-					done <- struct{}{}
+					done <- dest
 				})
 			}
 		}
@@ -144,13 +165,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-timer.C:
-		case <-done:
+		case d := <-done:
 			// A stream may have its next item due now: claim again.
-			inflight--
+			finished(d)
 			for more := true; more; {
 				select {
-				case <-done:
-					inflight--
+				case d := <-done:
+					finished(d)
 				default:
 					more = false
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,19 @@ const (
 	OutboxParked  = "parked"  // failed for good; waits for an admin (RequeueParked)
 	OutboxDone    = "done"    // delivered
 )
+
+// Destination names the destination of an outbox group, for fairness between
+// destinations: a webhook stream's group is "webhook:URL CALLID" (its destination
+// "webhook:URL "), a CRM stream's is "call:CALLID" (its destination "call:").
+func Destination(group string) string {
+	if i := strings.IndexByte(group, ' '); i >= 0 {
+		return group[:i+1]
+	}
+	if i := strings.IndexByte(group, ':'); i >= 0 {
+		return group[:i+1]
+	}
+	return group
+}
 
 // An OutboxItem is one piece of durable work: a CRM write, a webhook, …
 type OutboxItem struct {
@@ -94,7 +108,9 @@ func (s *Store) Enqueue(ctx context.Context, it OutboxItem) (int64, error) {
 // (or whose lease expired), leasing them to owner until now+lease and counting an
 // attempt. It never takes an item while an older item of its group is unfinished
 // (pending, claimed or parked), so a group is delivered strictly in order.
-func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxItem, error) {
+//
+// Items whose group starts with one of skip (busy destinations) are left for later.
+func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, skip ...string) ([]OutboxItem, error) {
 	if owner == "" {
 		return nil, fmt.Errorf("store: claim: empty owner")
 	}
@@ -102,6 +118,12 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		limit = 1
 	}
 	n := ts(now)
+	skipSQL := ""
+	var skipArgs []any
+	for _, p := range skip {
+		skipSQL += ` AND substr(o.grp, 1, ?) <> ?`
+		skipArgs = append(skipArgs, len(p), p)
+	}
 	var items []OutboxItem
 	// The outer WHERE repeats the conditions so that PostgreSQL re-checks them on rows
 	// another transaction changed meanwhile (two workers never claim one item).
@@ -110,10 +132,10 @@ func (s *Store) Claim(ctx context.Context, owner string, now time.Time, lease ti
 			WHERE state = ? AND next_at <= ? AND claimed_until <= ? AND id IN (
 				SELECT o.id FROM outbox o
 				WHERE o.state = ? AND o.next_at <= ? AND o.claimed_until <= ?
-				AND (o.grp = '' OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.grp = o.grp AND p.id < o.id AND p.state <> ?))
+				AND (o.grp = '' OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.grp = o.grp AND p.id < o.id AND p.state <> ?))`+skipSQL+`
 				ORDER BY o.id LIMIT ?)
 			RETURNING `+outboxColumns,
-			owner, ts(now.Add(lease)), OutboxPending, n, n, OutboxPending, n, n, OutboxDone, limit)
+			append(append([]any{owner, ts(now.Add(lease)), OutboxPending, n, n, OutboxPending, n, n, OutboxDone}, skipArgs...), limit)...)
 		if err != nil {
 			return err
 		}

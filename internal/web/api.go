@@ -471,27 +471,95 @@ func (w *Web) saveSettings(rw http.ResponseWriter, r *http.Request) {
 	w.me(rw, r)
 }
 
+// outboxView is an outbox item as the API shows it (without its payload).
+type outboxView struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`
+	Stream    string    `json:"stream"` // the item's group: one destination of one call
+	State     string    `json:"state"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewOf(it store.OutboxItem) outboxView {
+	return outboxView{it.ID, it.Kind, it.Key, it.Group, it.State, it.Attempts, it.NextAt, it.LastError, it.CreatedAt}
+}
+
+// listOutbox shows the items waiting (pending and parked), or only the parked ones
+// (?state=parked), oldest first.
 func (w *Web) listOutbox(rw http.ResponseWriter, r *http.Request) {
-	items, err := w.d.Store.ListOutbox(r.Context(), "pending", "parked")
+	states := []string{store.OutboxPending, store.OutboxParked}
+	switch q := r.URL.Query().Get("state"); q {
+	case "":
+	case store.OutboxPending, store.OutboxParked:
+		states = []string{q}
+	default:
+		apiError(rw, http.StatusBadRequest, `query parameter "state" must be pending or parked`)
+		return
+	}
+	items, err := w.d.Store.ListOutbox(r.Context(), states...)
 	if err != nil {
 		apiError(rw, http.StatusInternalServerError, "could not read the outbox")
 		return
 	}
-	type view struct {
-		ID        int64     `json:"id"`
-		Kind      string    `json:"kind"`
-		Key       string    `json:"key"`
-		State     string    `json:"state"`
-		Attempts  int       `json:"attempts"`
-		NextAt    time.Time `json:"next_at,omitzero"`
-		LastError string    `json:"last_error,omitempty"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	out := []view{}
+	out := []outboxView{}
 	for _, it := range items {
-		out = append(out, view{it.ID, it.Kind, it.Key, it.State, it.Attempts, it.NextAt, it.LastError, it.CreatedAt})
+		out = append(out, viewOf(it))
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"items": out})
+}
+
+func outboxID(rw http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		apiError(rw, http.StatusBadRequest, "the outbox item id in the path must be a positive number")
+		return 0, false
+	}
+	return id, true
+}
+
+// retryOutbox makes a parked item pending again: it keeps its place in its stream.
+func (w *Web) retryOutbox(rw http.ResponseWriter, r *http.Request) {
+	id, ok := outboxID(rw, r)
+	if !ok {
+		return
+	}
+	if err := w.d.Store.RequeueParked(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			apiError(rw, http.StatusNotFound, "no parked outbox item "+strconv.FormatInt(id, 10))
+			return
+		}
+		apiError(rw, http.StatusInternalServerError, "could not retry the item")
+		return
+	}
+	if w.d.KickOutbox != nil {
+		w.d.KickOutbox()
+	}
+	it, _ := w.d.Store.GetOutboxItem(r.Context(), id)
+	writeJSON(rw, http.StatusOK, viewOf(it))
+}
+
+// dropOutbox deletes a parked item (or one waiting behind it) for good.
+func (w *Web) dropOutbox(rw http.ResponseWriter, r *http.Request) {
+	id, ok := outboxID(rw, r)
+	if !ok {
+		return
+	}
+	if err := w.d.Store.DropOutboxItem(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			apiError(rw, http.StatusNotFound, "no parked or waiting outbox item "+strconv.FormatInt(id, 10)+" (an item being delivered cannot be dropped)")
+			return
+		}
+		apiError(rw, http.StatusInternalServerError, "could not drop the item")
+		return
+	}
+	if w.d.KickOutbox != nil {
+		w.d.KickOutbox()
+	}
+	rw.WriteHeader(http.StatusNoContent)
 }
 
 func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {

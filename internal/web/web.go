@@ -48,6 +48,8 @@ type Deps struct {
 	Hello func(user string) [][]byte
 	// QueueActivity queues the phone-call activity of a journal entry (after notes).
 	QueueActivity func(ctx context.Context, rec store.CallRecord) error
+	// KickOutbox wakes the outbox worker (after an admin's retry).
+	KickOutbox func()
 	// Ready checks the parts of the server; a non-empty reason means not ready.
 	Ready func(ctx context.Context) map[string]string
 	// Metrics serves /metrics (nil: 404).
