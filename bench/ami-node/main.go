@@ -69,7 +69,7 @@ func stream(dir string) ([]byte, error) {
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	dir := fs.String("fixtures", "../shared/fixtures/asterisk-ami", "capture folder")
+	dir := fs.String("fixtures", "internal/telephony/ami/testdata/captures", "capture folder")
 	repeat := fs.Int("repeat", 200, "times the captures are sent per connection")
 	addrFile := fs.String("addr-file", "", "write the listening address here")
 	_ = fs.Parse(args)

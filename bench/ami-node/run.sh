@@ -1,11 +1,11 @@
 #!/bin/sh
 # Compares Ringside's AMI decoder + correlator with the Node.js client asterisk-manager@0.2.0
-# on the same byte stream (every capture in ../shared/fixtures/asterisk-ami, REPEAT times)
+# on the same byte stream (every capture in internal/telephony/ami/testdata/captures, REPEAT times)
 # over loopback TCP. asterisk-manager is installed into a temp folder, never into the project.
 # Usage: bench/ami-node/run.sh   (from anywhere; REPEAT=200 by default)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-fixtures=${FIXTURES:-$root/../shared/fixtures/asterisk-ami}
+fixtures=${FIXTURES:-$root/internal/telephony/ami/testdata/captures}
 repeat=${REPEAT:-200}
 tmp=$(mktemp -d)
 srv=

@@ -6,7 +6,7 @@
 set -eu
 EVENTS=${1:-100000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-FIXTURES=${RINGSIDE_SHARED:-$ROOT/../shared}/fixtures/freeswitch-esl
+FIXTURES=${FIXTURES:-$ROOT/internal/telephony/esl/testdata/captures}
 TMP=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }

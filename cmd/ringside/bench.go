@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/ringside/ringside/internal/config"
@@ -22,7 +20,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.Source, "source", "webhook", "how calls reach the server: webhook or ami (a fake Asterisk replaying the captures)")
 	servers := fs.String("server", "", "base URL of a running server, or several separated by commas (agents are spread over them; calls go to the first); default: a server in-process on a temp data dir")
 	fs.IntVar(&cfg.DirectorySize, "directory-size", 10000, "generated contacts in the in-process server's built-in directory")
-	fs.StringVar(&cfg.Fixtures, "fixtures", "", "folder of the AMI captures (default: ../shared/fixtures/asterisk-ami from the repository root)")
+	fs.StringVar(&cfg.Fixtures, "fixtures", "", "folder of AMI captures (default: the real Asterisk captures embedded in the binary)")
 	fs.StringVar(&cfg.Scenario, "scenario", "inbound_answered", "capture replayed with --source ami")
 	fs.StringVar(&cfg.AMIListen, "ami-listen", "127.0.0.1:0", "address of the fake AMI (remote servers must be configured with it)")
 	fs.DurationVar(&cfg.Ring, "ring", 1e9, "how long a call rings before it is answered")
@@ -50,9 +48,6 @@ func runBench(ctx context.Context, e env, args []string) error {
 		}
 		cfg.Server = sc
 	}
-	if cfg.Source == "ami" && cfg.Fixtures == "" {
-		cfg.Fixtures = findFixtures()
-	}
 	if !*quiet {
 		cfg.Progress = e.stderr
 	}
@@ -74,26 +69,4 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	_, err = fmt.Fprintln(e.stdout, res.String())
 	return err
-}
-
-// findFixtures looks for ../shared/fixtures/asterisk-ami beside the repository that
-// holds the working directory.
-func findFixtures() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "fixtures", "asterisk-ami")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
 	"github.com/ringside/ringside/internal/telephony/baresip"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 	"github.com/ringside/ringside/internal/telephony/tapi"
 )
 
@@ -59,9 +59,9 @@ type Companion struct {
 
 	queue chan call.Signal
 
+	rc *reconnect.Loop
+
 	mu      sync.Mutex
-	state   string
-	reason  string
 	session string
 	user    string
 	exts    []string
@@ -89,11 +89,12 @@ func New(cfg Config, log *slog.Logger, opt Options) (*Companion, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Companion{s: s, log: log, phone: opt.Phone, desk: opt.Desktop, now: opt.Now, state: "connecting",
+	c := &Companion{s: s, log: log, phone: opt.Phone, desk: opt.Desktop, now: opt.Now,
 		queue: make(chan call.Signal, QueueSize), opened: map[string]bool{}, http: &http.Client{Timeout: 15 * time.Second}}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.rc = reconnect.New(reconnect.Policy{}, reconnect.Options{Log: log})
 	if c.desk == nil {
 		c.desk = SystemDesktop{}
 		if s.Notify == "off" && s.OpenRecord == "off" {
@@ -118,19 +119,9 @@ func New(cfg Config, log *slog.Logger, opt Options) (*Companion, error) {
 // Phone returns the local phone backend.
 func (c *Companion) Phone() Phone { return c.phone }
 
-// State reports the connection to the server: connecting, connected, or down with the
-// reason.
-func (c *Companion) State() (string, string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state, c.reason
-}
-
-func (c *Companion) setState(state, reason string) {
-	c.mu.Lock()
-	c.state, c.reason = state, reason
-	c.mu.Unlock()
-}
+// State reports the connection to the server in the words every source uses
+// (telephony.Stater): connecting, up, down or failed, with why.
+func (c *Companion) State() (string, string) { return c.rc.State() }
 
 // enqueue takes the phone's signals; it never blocks the phone.
 func (c *Companion) enqueue(s call.Signal) {
@@ -167,43 +158,26 @@ func (c *Companion) Run(ctx context.Context) error {
 		}
 	})
 
-	backoff := 500 * time.Millisecond
-	for {
-		start := time.Now()
+	err := c.rc.Run(ctx, func(ctx context.Context) error {
 		err := c.connection(ctx, &wg)
 		select {
 		case perr := <-phoneErr:
-			c.setState("down", perr.Error())
-			return perr
+			return reconnect.Fatal(perr)
 		default:
 		}
-		if ctx.Err() != nil {
-			c.setState("down", "stopped")
-			return nil
-		}
 		if errors.Is(err, ErrUnauthorized) {
-			c.setState("down", err.Error())
-			return err
+			return reconnect.Fatal(err)
 		}
-		c.setState("down", err.Error())
-		if time.Since(start) > 30*time.Second {
-			backoff = 500 * time.Millisecond
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		c.log.Warn("server connection lost; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			c.setState("down", "stopped")
-			if perr := drain(phoneErr); perr != nil {
-				return perr
-			}
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 30*time.Second)
+		return err
+	})
+	if err != nil {
+		return err
 	}
+	if perr := drain(phoneErr); perr != nil {
+		c.rc.Fail(perr.Error())
+		return perr
+	}
+	return nil
 }
 
 func drain(ch chan error) error {
@@ -265,7 +239,7 @@ func (c *Companion) connection(ctx context.Context, wg *sync.WaitGroup) error {
 	case <-time.After(15 * time.Second):
 		return errors.New("companion: the server sent no greeting")
 	}
-	c.setState("connected", "")
+	c.rc.Up()
 	c.log.Info("connected to the server", "server", c.s.Server, "user", c.userName())
 
 	lastPhone := ""

@@ -159,7 +159,7 @@ func (p *fakePhone) Dial(_ context.Context, ext, number string) error {
 	}
 	return nil
 }
-func (p *fakePhone) State() (string, string)              { return "connected", "" }
+func (p *fakePhone) State() (string, string)              { return "up", "" }
 func (p *fakePhone) Answer(context.Context, string) error { return nil }
 func (p *fakePhone) Hangup(context.Context, string) error { return nil }
 

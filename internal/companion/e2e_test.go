@@ -227,7 +227,7 @@ func startCompanion(t *testing.T, base, token string, bcfg baresip.Config, desk 
 	for {
 		st, _ := c.State()
 		ph, _ := c.Phone().State()
-		if st == "connected" && ph == "connected" {
+		if st == "up" && ph == "up" {
 			return c
 		}
 		if time.Now().After(deadline) {

@@ -109,8 +109,12 @@ type Web struct {
 type Section struct {
 	Kind string
 	Name string
-	node *yaml.Node
-	file string
+	// Extensions is the telephony section's extensions: list, the extensions the
+	// source serves (click-to-dial goes through it for them); empty: all. Its entries
+	// are checked by telephony.ParseExtensions.
+	Extensions []string
+	node       *yaml.Node
+	file       string
 }
 
 // UnmarshalYAML keeps the node for later strict decoding.
@@ -125,6 +129,10 @@ func (s *Section) UnmarshalYAML(n *yaml.Node) error {
 			s.Kind = n.Content[i+1].Value
 		case "name":
 			s.Name = n.Content[i+1].Value
+		case "extensions":
+			if err := n.Content[i+1].Decode(&s.Extensions); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -146,14 +154,14 @@ func (s Section) Where() string {
 	return fmt.Sprintf("%s:%d", s.file, s.node.Line)
 }
 
-// Decode decodes the section into out strictly: keys other than kind and name must be
-// fields of out. Errors name file, line and key.
+// Decode decodes the section into out strictly: keys other than kind, name and
+// extensions (Section's own) must be fields of out. Errors name file, line and key.
 func (s Section) Decode(out any) error {
 	if s.node == nil {
 		return nil
 	}
 	var errs []error
-	strictCheck(s.node, reflect.TypeOf(out), "", s.file, map[string]bool{"kind": true, "name": true}, &errs)
+	strictCheck(s.node, reflect.TypeOf(out), "", s.file, map[string]bool{"kind": true, "name": true, "extensions": true}, &errs)
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -161,7 +169,7 @@ func (s Section) Decode(out any) error {
 	cp := *s.node
 	cp.Content = nil
 	for i := 0; i+1 < len(s.node.Content); i += 2 {
-		if k := s.node.Content[i].Value; k == "kind" || k == "name" {
+		if k := s.node.Content[i].Value; k == "kind" || k == "name" || k == "extensions" {
 			continue
 		}
 		cp.Content = append(cp.Content, s.node.Content[i], s.node.Content[i+1])

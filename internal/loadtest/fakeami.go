@@ -27,6 +27,7 @@ type FakeAMI struct {
 	logins  int
 	wg      sync.WaitGroup
 	loggedC chan struct{} // signalled on each login
+	origs   []string      // Originates asked for: "Channel>Exten"
 }
 
 type amiClient struct {
@@ -90,6 +91,13 @@ func (f *FakeAMI) WaitLogin(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Originates returns the click-to-dial calls asked for so far, as "Channel>Exten".
+func (f *FakeAMI) Originates() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.origs...)
 }
 
 // Clients returns how many clients are logged in.
@@ -183,6 +191,17 @@ func (f *FakeAMI) handle(conn net.Conn) {
 				continue
 			}
 			_ = cl.write(f.list(id))
+		case "originate":
+			// Accepted, and the phone answered at once (as Asterisk reports it).
+			if !logged {
+				_ = cl.write(msg("Response: Error", "ActionID: "+id, "Message: Permission denied"))
+				continue
+			}
+			f.mu.Lock()
+			f.origs = append(f.origs, m["channel"]+">"+m["exten"])
+			f.mu.Unlock()
+			_ = cl.write(msg("Response: Success", "ActionID: "+id, "Message: Originate successfully queued"))
+			_ = cl.write(msg("Event: OriginateResponse", "ActionID: "+id, "Response: Success", "Channel: "+m["channel"], "Reason: 4"))
 		case "logoff":
 			_ = cl.write(msg("Response: Goodbye", "ActionID: "+id, "Message: Thanks for all the fish."))
 			return

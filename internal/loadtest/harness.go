@@ -30,6 +30,7 @@ import (
 	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/server"
 	"github.com/ringside/ringside/internal/store"
+	"github.com/ringside/ringside/internal/telephony/ami"
 )
 
 // Config is what a run does. Zero values take the defaults noted.
@@ -52,7 +53,8 @@ type Config struct {
 	// DirectorySize is how many generated contacts fill the built-in directory of an
 	// in-process server. Default 10,000.
 	DirectorySize int
-	// Fixtures is the folder of AMI captures (../shared/fixtures/asterisk-ami).
+	// Fixtures is a folder of AMI captures; empty: the real captures embedded in the
+	// binary (ami.Captures).
 	Fixtures string
 	// Scenario is the capture replayed with Source ami. Default inbound_answered.
 	Scenario string
@@ -182,10 +184,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{Agents: cfg.Agents, Rate: cfg.Rate, Source: cfg.Source, Duration: cfg.Duration.String()}
 
 	if cfg.Source == "ami" {
-		if cfg.Fixtures == "" {
-			return res, errors.New("loadtest: --source ami needs the captures (--fixtures DIR)")
+		fsys := ami.Captures()
+		if cfg.Fixtures != "" {
+			fsys = os.DirFS(cfg.Fixtures)
 		}
-		sc, err := LoadScenario(cfg.Fixtures, cfg.Scenario)
+		sc, err := LoadScenarioFS(fsys, cfg.Scenario)
 		if err != nil {
 			return res, err
 		}

@@ -3,15 +3,16 @@ package loadtest
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// A Scenario is one captured AMI call (from ../shared/fixtures/asterisk-ami), ready to be
+// A Scenario is one captured AMI call (the real captures of internal/telephony/ami, embedded
+// in the binary: ami.Captures), ready to be
 // replayed as many new calls: Call renumbers its ids and channels, moves its clock to now,
 // and puts another extension and caller in.
 type Scenario struct {
@@ -30,7 +31,15 @@ const (
 
 // LoadScenario reads dir/name.ami.
 func LoadScenario(dir, name string) (*Scenario, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name+".ami"))
+	return LoadScenarioFS(os.DirFS(dir), name)
+}
+
+// LoadScenarioFS reads name.ami from fsys (ami.Captures() for the embedded captures).
+func LoadScenarioFS(fsys fs.FS, name string) (*Scenario, error) {
+	if !fs.ValidPath(name) || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("loadtest: scenario %q: not a capture name", name)
+	}
+	b, err := fs.ReadFile(fsys, name+".ami")
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: scenario: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestScenarioReplaysAsNewCalls(t *testing.T) {
-	dir := testenv.Shared(t, "fixtures", "asterisk-ami")
+	dir := testenv.Capture(t, "asterisk-ami")
 	for _, name := range []string{"inbound_answered", "inbound_missed"} {
 		t.Run(name, func(t *testing.T) {
 			sc, err := LoadScenario(dir, name)
@@ -62,5 +62,22 @@ func TestScenarioReplaysAsNewCalls(t *testing.T) {
 				t.Fatalf("extensions rung: %s", j)
 			}
 		})
+	}
+}
+
+// TestEmbeddedScenario: the bench needs no folder beside the binary; the embedded
+// captures load, and a name that is not a capture is refused.
+func TestEmbeddedScenario(t *testing.T) {
+	sc, err := LoadScenarioFS(ami.Captures(), "inbound_answered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring, rest := sc.Call(0, "4711", "+4989123456", time.Now()); len(ring) == 0 || len(rest) == 0 {
+		t.Fatalf("embedded scenario replays nothing: ring %d bytes, rest %d", len(ring), len(rest))
+	}
+	for _, bad := range []string{"../../go", "nope", "a/b"} {
+		if _, err := LoadScenarioFS(ami.Captures(), bad); err == nil {
+			t.Errorf("LoadScenarioFS(%q) = nil error", bad)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func TestFixtureNumbers(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, dir := range []string{"asterisk-ami", "freeswitch-esl"} {
-		files, err := filepath.Glob(filepath.Join(testenv.Shared(t, "fixtures", dir), "*.*"))
+		files, err := filepath.Glob(filepath.Join(testenv.Capture(t, dir), "*.*"))
 		if err != nil {
 			t.Fatal(err)
 		}

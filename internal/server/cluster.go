@@ -95,15 +95,20 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var runErr error
-	s.met.sourceState(ns.name, "standby")
+	s.met.sourceState(ns.name, stateStandby)
 	s.clu.leases.Hold(ctx, "telephony/"+ns.name, func(lctx context.Context) {
 		s.setHeld(ns.name, true)
 		defer s.setHeld(ns.name, false)
+		lctx, stop := context.WithCancel(lctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		s.serveDial(lctx, &wg, ns) // other nodes' click-to-dial for this source
 		if err := ns.src.Run(lctx, s.pipe.Emit); err != nil {
 			runErr = err
 			cancel()
 		}
-		s.met.sourceState(ns.name, "standby")
+		s.met.sourceState(ns.name, stateStandby)
 	})
 	return runErr
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ringside/ringside/internal/config"
@@ -41,6 +42,10 @@ func decodeNew[C any, T any](sec config.Section, mk func(C) (T, error)) (T, erro
 // buildSource makes the telephony source of one section. Deleting a connector means
 // deleting its folder and its line here.
 func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.Logger) (telephony.Source, error) {
+	serves, err := telephony.ParseExtensions(sec.Extensions)
+	if err != nil {
+		return nil, fmt.Errorf("%s: telephony: %w", sec.Where(), err)
+	}
 	switch sec.Kind {
 	case "webhook":
 		return decodeNew(sec, func(c webhook.Config) (telephony.Source, error) {
@@ -56,7 +61,15 @@ func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.
 		return decodeNew(sec, func(c tapi.Config) (telephony.Source, error) { return tapi.New(sec.Name, c, log) })
 	case "sipwatch":
 		return decodeNew(sec, func(c sipwatch.Config) (telephony.Source, error) {
-			if len(c.Extensions) == 0 {
+			// sipwatch subscribes to each extension it serves: the ones the section names,
+			// and the users' extensions its patterns match (all without a list).
+			c.Extensions = serves.Named()
+			for _, e := range s.configExtensions(ctx) {
+				if !serves.All() && serves.Serves(e) && !slices.Contains(c.Extensions, e) {
+					c.Extensions = append(c.Extensions, e)
+				}
+			}
+			if serves.All() {
 				c.Extensions = s.configExtensions(ctx)
 			}
 			return sipwatch.New(sec.Name, c, log)
@@ -67,6 +80,9 @@ func (s *Server) buildSource(ctx context.Context, sec config.Section, log *slog.
 
 // buildDirectory makes the CRM directory of the crm section.
 func (s *Server) buildDirectory(sec config.Section, st *store.Store, parser *phone.Parser, log *slog.Logger) (crm.Directory, error) {
+	if len(sec.Extensions) > 0 {
+		return nil, fmt.Errorf("%s: crm: extensions: only a telephony source serves extensions", sec.Where())
+	}
 	switch sec.Kind {
 	case "builtin":
 		return decodeNew(sec, func(c builtin.Config) (crm.Directory, error) {
@@ -181,4 +197,18 @@ func (s *Server) configExtensions(ctx context.Context) []string {
 		}
 	}
 	return out
+}
+
+// sourceReadiness is a source's state for /readyz in the words every source uses: "up",
+// "connecting", "down: why", "failed: why", or "standby" on a node of a cluster that
+// waits for the source's lease while another node runs it. Sources without a state
+// (none today) are "up".
+func (s *Server) sourceReadiness(ns namedSource) string {
+	if s.standby(ns.name) {
+		return stateStandby
+	}
+	if st, ok := ns.src.(telephony.Stater); ok {
+		return telephony.Describe(st.State())
+	}
+	return telephony.StateUp
 }

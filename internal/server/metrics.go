@@ -13,6 +13,7 @@ import (
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/telephony"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own.
@@ -21,6 +22,7 @@ type metrics struct {
 	popLatency  prometheus.Histogram
 	events      *prometheus.CounterVec
 	sources     *prometheus.GaugeVec
+	sourceWords *prometheus.GaugeVec
 	outboxDepth *prometheus.GaugeVec
 	outboxAge   prometheus.Gauge
 	lookups     *prometheus.CounterVec
@@ -38,6 +40,8 @@ func newMetrics(s *Server) *metrics {
 	})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_call_events_total", Help: "Call events by type."}, []string{"type"})
 	m.sources = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_source_up", Help: "1 when a phone-system connection is up."}, []string{"source"})
+	m.sourceWords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_source_state",
+		Help: "1 for the state a phone-system source is in: connecting, up, down, failed, or standby (another node of the cluster runs it)."}, []string{"source", "state"})
 	m.outboxDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ringside_outbox_items", Help: "Outbox items by state."}, []string{"state"})
 	m.outboxAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "ringside_outbox_oldest_age_seconds", Help: "Age of the oldest pending outbox item."})
 	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_lookups_total",
@@ -47,7 +51,7 @@ func newMetrics(s *Server) *metrics {
 		Buckets: []float64{.00001, .0001, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"op"})
 	m.crmErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringside_crm_errors_total",
 		Help: "CRM operations that failed, by operation and kind (unavailable, not_found, other)."}, []string{"op", "kind"})
-	m.reg.MustRegister(m.popLatency, m.events, m.sources, m.outboxDepth, m.outboxAge, m.lookups, m.crmLatency, m.crmErrors,
+	m.reg.MustRegister(m.popLatency, m.events, m.sources, m.sourceWords, m.outboxDepth, m.outboxAge, m.lookups, m.crmLatency, m.crmErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_agents_connected", Help: "Live agent connections."},
 			func() float64 { return float64(s.hub.Connected()) }),
@@ -76,17 +80,34 @@ func (m *metrics) written(msg []byte, since time.Time) {
 	}
 }
 
+// stateWords are the values of ringside_source_state's state label.
+var stateWords = []string{telephony.StateConnecting, telephony.StateUp, telephony.StateDown, telephony.StateFailed, stateStandby}
+
+// stateStandby: a node of a cluster that waits for the lease of a source another node runs.
+const stateStandby = "standby"
+
 func (m *metrics) sourceState(name, state string) {
 	v := 0.0
-	if state == "connected" {
+	if state == telephony.StateUp {
 		v = 1
 	}
 	m.sources.WithLabelValues(name).Set(v)
+	for _, w := range stateWords {
+		v := 0.0
+		if w == state {
+			v = 1
+		}
+		m.sourceWords.WithLabelValues(name, w).Set(v)
+	}
 }
 
 func (m *metrics) refresh(ctx context.Context) {
 	for _, ns := range m.s.sources {
-		if st, ok := ns.src.(interface{ State() (string, string) }); ok {
+		if m.s.standby(ns.name) {
+			m.sourceState(ns.name, stateStandby)
+			continue
+		}
+		if st, ok := ns.src.(telephony.Stater); ok {
 			s, _ := st.State()
 			m.sourceState(ns.name, s)
 		}

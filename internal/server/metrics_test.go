@@ -25,6 +25,8 @@ func TestMetrics(t *testing.T) {
 		`ringside_agents_connected 1`,
 		`ringside_outbox_items{state="pending"}`,
 		`ringside_call_events_total{type="call.ringing"} 3`,
+		`ringside_source_state{source="webhook",state="up"} 1`,
+		`ringside_source_state{source="webhook",state="down"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -82,9 +82,10 @@ type Server struct {
 }
 
 type namedSource struct {
-	name string
-	kind string
-	src  telephony.Source
+	name   string
+	kind   string
+	src    telephony.Source
+	serves telephony.Extensions // the extensions: list of its section (click-to-dial)
 }
 
 // New builds a server: it opens the store (creating the data dir) and loads the
@@ -193,7 +194,11 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src})
+		serves, err := telephony.ParseExtensions(sec.Extensions)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sec.Where(), err)
+		}
+		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src, serves: serves})
 		if h, ok := src.(http.Handler); ok {
 			key := sec.Name
 			if i == 0 || (sec.Kind == "webhook" && httpSources[""] == nil) {
@@ -305,7 +310,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(s.sources)+2)
 	for _, ns := range s.sources {
 		wg.Go(func() {
-			s.met.sourceState(ns.name, "connecting")
+			s.met.sourceState(ns.name, telephony.StateConnecting)
 			if err := s.runSource(ctx, ns); err != nil {
 				s.log.Error("telephony source stopped", "source", ns.name, "err", err)
 				errc <- fmt.Errorf("telephony source %s: %w", ns.name, err)
@@ -484,22 +489,6 @@ Ringside demo
 	return nil
 }
 
-func (s *Server) dial(ctx context.Context, u store.User, number string) error {
-	for _, ns := range s.sources {
-		if d, ok := ns.src.(telephony.Dialer); ok {
-			return d.Dial(ctx, u.Extensions[0], number)
-		}
-	}
-	if ok, err := s.comp.dial(ctx, u, number); ok {
-		return err
-	}
-	kinds := []string{}
-	for _, ns := range s.sources {
-		kinds = append(kinds, ns.kind)
-	}
-	return fmt.Errorf("%w: the configured phone system (%s) only reports calls; click-to-dial needs a connector that can place calls (ami, esl) or the desktop companion", telephony.ErrDialUnsupported, strings.Join(kinds, ", "))
-}
-
 // hello greets a new stream connection: who it is, and the calls in progress on the
 // user's phones so that a reloaded page shows them.
 func (s *Server) hello(user string) [][]byte {
@@ -575,16 +564,7 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 	}
 	s.clusterReadiness(out)
 	for _, ns := range s.sources {
-		key := "telephony/" + ns.name
-		out[key] = ""
-		if s.standby(ns.name) {
-			continue // another node holds it
-		}
-		if st, ok := ns.src.(telephony.Stater); ok {
-			if state, reason := st.State(); state != "connected" {
-				out[key] = strings.TrimSpace(state + " " + reason)
-			}
-		}
+		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
 }

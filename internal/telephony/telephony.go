@@ -1,5 +1,8 @@
 // Package telephony declares what a phone-system connector is: a Source of call signals,
-// and optionally a Dialer. Each connector lives in its own folder below this one.
+// optionally a Dialer, the state words every source reports (Stater), and the
+// extensions a source serves (Extensions). Each connector lives in its own folder below
+// this one; the kit they share is in reconnect (the reconnect loop and the states) and
+// cause (Q.850 and SIP codes to call causes).
 package telephony
 
 import (
@@ -26,9 +29,36 @@ type Dialer interface {
 
 // A Stater reports the state of a source's connection, for /readyz and metrics.
 type Stater interface {
-	// State is "connected", "connecting" or "down", with a reason for the latter.
+	// State is one of the state words (StateConnecting, StateUp, StateDown, StateFailed),
+	// with why for down and failed.
 	State() (state string, reason string)
+}
+
+// The state words every source reports (Describe joins a word and its reason).
+const (
+	// StateConnecting: the first connection is being made.
+	StateConnecting = "connecting"
+	// StateUp: connected, following calls.
+	StateUp = "up"
+	// StateDown: not connected; the reason says why, and the source keeps trying
+	// (or was stopped: "stopped", or not started yet: "not started").
+	StateDown = "down"
+	// StateFailed: stopped for good; the reason says why (a refused password).
+	StateFailed = "failed"
+)
+
+// Describe is a state as /readyz shows it: "up", "connecting", "down: why", "failed: why".
+func Describe(state, reason string) string {
+	if reason == "" {
+		return state
+	}
+	return state + ": " + reason
 }
 
 // ErrDialUnsupported says that a phone system cannot place calls for us.
 var ErrDialUnsupported = errors.New("telephony: this phone system cannot place calls")
+
+// ErrDialUnavailable says that the phone system that would place the call is not
+// connected right now (on this node, or on the node of a cluster that runs it). Trying
+// again later may work.
+var ErrDialUnavailable = errors.New("telephony: the phone system is not connected right now")

@@ -1,4 +1,4 @@
-// Package testenv helps tests find the shared fixtures and the real peers (Kamailio,
+// Package testenv helps tests find the real captures kept in the repository and the real peers (Kamailio,
 // Chromium, PostgreSQL, …), and decide whether a missing peer skips or fails the test.
 package testenv
 
@@ -53,16 +53,38 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// Shared returns the path of a file or folder below the read-only shared/ folder that
-// sits beside the repository (../shared). Its absence fails the test: the real captures
-// are the truth the parsers must accept.
-func Shared(t testing.TB, elem ...string) string {
+// Capture returns the path of a real phone-system capture kept in the repository:
+// set is "asterisk-ami" or "freeswitch-esl" (the folder names of the capture sets), elem
+// a file below it (none: the folder). The captures live in testdata/captures beside the
+// parser that owns them (internal/telephony/ami, internal/telephony/esl); their README
+// says where they were recorded. A missing file fails the test: the captures are the
+// truth the parsers must accept.
+func Capture(t testing.TB, set string, elem ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared"}, elem...)...)
+	pkg, ok := captureSets[set]
+	if !ok {
+		t.Fatalf("testenv: unknown capture set %q (asterisk-ami or freeswitch-esl)", set)
+	}
+	p := filepath.Join(append([]string{RepoRoot(t), "internal", "telephony", pkg, "testdata", "captures"}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("testenv: shared fixture %s: %v", p, err)
+		t.Fatalf("testenv: capture %s: %v", p, err)
 	}
 	return p
+}
+
+var captureSets = map[string]string{"asterisk-ami": "ami", "freeswitch-esl": "esl"}
+
+// Shared is the old name of Capture, kept so tests written against it still compile:
+// Shared(t, "fixtures", set, file...) is Capture(t, set, file...). It reads nothing
+// outside the repository.
+//
+// Deprecated: use Capture.
+func Shared(t testing.TB, elem ...string) string {
+	t.Helper()
+	if len(elem) < 2 || elem[0] != "fixtures" {
+		t.Fatalf("testenv: Shared(%q): only captures are kept in the repository; use Capture", elem)
+	}
+	return Capture(t, elem[1], elem[2:]...)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago (for peers that

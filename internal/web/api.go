@@ -246,11 +246,15 @@ func (w *Web) dial(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := w.d.Dial(r.Context(), u, num); err != nil {
-		if errors.Is(err, telephony.ErrDialUnsupported) {
-			apiError(rw, http.StatusNotImplemented, err.Error())
-			return
+		switch {
+		case errors.Is(err, telephony.ErrDialUnsupported):
+			apiError(rw, http.StatusNotImplemented, userWords(err, telephony.ErrDialUnsupported))
+		case errors.Is(err, telephony.ErrDialUnavailable):
+			rw.Header().Set("Retry-After", "30")
+			apiError(rw, http.StatusServiceUnavailable, userWords(err, telephony.ErrDialUnavailable))
+		default:
+			apiError(rw, http.StatusBadGateway, err.Error())
 		}
-		apiError(rw, http.StatusBadGateway, err.Error())
 		return
 	}
 	writeJSON(rw, http.StatusAccepted, map[string]any{"dialing": num, "number": n.E164, "extension": u.Extensions[0]})
@@ -574,14 +578,32 @@ func (w *Web) readyz(rw http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	out := map[string]any{}
 	for k, v := range checks {
-		if v != "" {
+		if !readyValue(v) {
 			code = http.StatusServiceUnavailable
 			out[k] = v
-		} else {
+		} else if v == "" {
 			out[k] = "ok"
+		} else {
+			out[k] = v
 		}
 	}
 	writeJSON(rw, code, map[string]any{"ready": code == http.StatusOK, "checks": out})
+}
+
+// userWords is err's message without the sentinel's technical prefix ("telephony: …: "),
+// which the status code already says.
+func userWords(err, sentinel error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, sentinel.Error()+": "); ok {
+		return rest
+	}
+	return msg
+}
+
+// readyValue reports whether a check's value means ready: "" (shown as ok), or a phone
+// system's "up", or "standby" (another node of the cluster runs it).
+func readyValue(v string) bool {
+	return v == "" || v == "up" || v == "standby"
 }
 
 // listRules shows admins the rules in force (configured, or the defaults), read-only.

@@ -50,7 +50,8 @@ type Deps struct {
 	QueueActivity func(ctx context.Context, rec store.CallRecord) error
 	// KickOutbox wakes the outbox worker (after an admin's retry).
 	KickOutbox func()
-	// Ready checks the parts of the server; a non-empty reason means not ready.
+	// Ready checks the parts of the server; a non-empty reason means not ready, except a
+	// phone system's state words "up" and "standby".
 	Ready func(ctx context.Context) map[string]string
 	// Metrics serves /metrics (nil: 404).
 	Metrics http.Handler

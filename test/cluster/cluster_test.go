@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package cluster holds the tests of several `ringside serve` processes: nodes sharing one
 // PostgreSQL database and a nats-server, all on 127.0.0.1, with a fake Asterisk manager
 // and a fake Dataverse as their peers.

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package cluster
 
 import (
@@ -24,7 +26,7 @@ import (
 func TestKillLeaseHolder(t *testing.T) {
 	nats := clustertest.StartNATS(t)
 	dsn := clustertest.PostgresDB(t)
-	sc, err := loadtest.LoadScenario(testenv.Shared(t, "fixtures", "asterisk-ami"), "inbound_answered")
+	sc, err := loadtest.LoadScenario(testenv.Capture(t, "asterisk-ami"), "inbound_answered")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ telephony:
 // by itself (store, lease, AMI source) and keeps journaling calls.
 func TestPostgresRestart(t *testing.T) {
 	pg := clustertest.StartPostgres(t)
-	sc, err := loadtest.LoadScenario(testenv.Shared(t, "fixtures", "asterisk-ami"), "inbound_answered")
+	sc, err := loadtest.LoadScenario(testenv.Capture(t, "asterisk-ami"), "inbound_answered")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package fault
 
 import (
@@ -20,7 +22,7 @@ func seedCaller(st *store.Store) {
 // TestAMIDropMidCall: the connection to Asterisk breaks while a call is in progress and
 // comes back. The call is still tracked, popped once, and logged once.
 func TestAMIDropMidCall(t *testing.T) {
-	dir := testenv.Shared(t, "fixtures", "asterisk-ami")
+	dir := testenv.Capture(t, "asterisk-ami")
 	sc, err := loadtest.LoadScenario(dir, "inbound_answered")
 	if err != nil {
 		t.Fatal(err)

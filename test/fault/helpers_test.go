@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Package fault holds Ringside's fault tests: a server in-process, real sockets on
 // 127.0.0.1, and a fault injected into one of its peers (the phone system's connection,
 // the CRM, an agent's browser).

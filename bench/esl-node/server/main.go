@@ -21,7 +21,7 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	dir := flag.String("fixtures", "../shared/fixtures/freeswitch-esl", "folder of the captures")
+	dir := flag.String("fixtures", "internal/telephony/esl/testdata/captures", "folder of the captures")
 	format := flag.String("format", "json", "plain or json")
 	events := flag.Int("events", 100000, "events to send per connection")
 	flag.Parse()

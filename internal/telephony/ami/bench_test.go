@@ -16,7 +16,7 @@ import (
 // allCaptures is every capture after its banner, concatenated: one long AMI stream.
 func allCaptures(b testing.TB) []byte {
 	b.Helper()
-	files, _ := filepath.Glob(filepath.Join(testenv.Shared(b, "fixtures", "asterisk-ami"), "*.ami"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Capture(b, "asterisk-ami"), "*.ami"))
 	sort.Strings(files)
 	stream := []byte("Asterisk Call Manager/11.0.0\r\n")
 	for _, p := range files {

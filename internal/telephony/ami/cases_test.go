@@ -151,7 +151,7 @@ func TestCases(t *testing.T) {
 			if err := json.Unmarshal(b, &cs); err != nil {
 				t.Fatalf("%s: %v", spec, err)
 			}
-			data, err := os.ReadFile(testenv.Shared(t, "fixtures", "asterisk-ami", cs.Fixture))
+			data, err := os.ReadFile(testenv.Capture(t, "asterisk-ami", cs.Fixture))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +183,7 @@ func TestCases(t *testing.T) {
 
 // TestCasesCoverFixtures makes sure that every capture is replayed by some case.
 func TestCasesCoverFixtures(t *testing.T) {
-	fixtures, _ := filepath.Glob(filepath.Join(testenv.Shared(t, "fixtures", "asterisk-ami"), "*.ami"))
+	fixtures, _ := filepath.Glob(filepath.Join(testenv.Capture(t, "asterisk-ami"), "*.ami"))
 	specs, _ := filepath.Glob("testdata/*/case.json")
 	used := map[string]bool{}
 	for _, p := range specs {

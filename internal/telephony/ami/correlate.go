@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/cause"
 )
 
 type chanKind uint8
@@ -522,7 +523,9 @@ func (c *correlator) removeChannel(ch *channel, code int, at time.Time) {
 	c.emit(s)
 }
 
-// legCause maps an ended leg onto the call.Cause words.
+// legCause maps an ended leg onto the call.Cause words. A hangup cause that says what
+// happened (busy, no answer, rejected, taken elsewhere; the table in package cause) wins;
+// then the Dial status; then a failure cause.
 func legCause(cs *callState, ch *channel, l *leg, code int) string {
 	if l.answered {
 		return call.CauseNormal
@@ -530,15 +533,8 @@ func legCause(cs *callState, ch *channel, l *leg, code int) string {
 	if ch.originator {
 		return outboundCause(cs.dialStatus, code)
 	}
-	switch code {
-	case 26:
-		return call.CauseAnsweredElsewhere
-	case 17:
-		return call.CauseBusy
-	case 21:
-		return call.CauseRejected
-	case 18, 19:
-		return call.CauseNoAnswer
+	if c := decisive(code); c != "" {
+		return c
 	}
 	switch ch.dialStatus {
 	case "BUSY":
@@ -553,10 +549,10 @@ func legCause(cs *callState, ch *channel, l *leg, code int) string {
 		}
 		return call.CauseCancelled
 	}
-	switch code {
-	case 1, 3, 20, 27, 34, 38, 41, 42, 44:
+	if cause.Q850(code) == call.CauseFailed {
 		return call.CauseFailed
-	case 0:
+	}
+	if code == 0 {
 		if cs.answered {
 			return call.CauseAnsweredElsewhere
 		}
@@ -568,7 +564,18 @@ func legCause(cs *callState, ch *channel, l *leg, code int) string {
 	return call.CauseCancelled
 }
 
-func outboundCause(status string, code int) string {
+// decisive is the cause of a hangup code that says what happened to an unanswered call
+// by itself: busy, no answer, rejected, answered elsewhere ("" otherwise).
+func decisive(code int) string {
+	switch c := cause.Q850(code); c {
+	case call.CauseBusy, call.CauseNoAnswer, call.CauseRejected, call.CauseAnsweredElsewhere:
+		return c
+	}
+	return ""
+}
+
+// dialCause is the cause a DIALSTATUS names ("" for none or another).
+func dialCause(status string) string {
 	switch status {
 	case "BUSY":
 		return call.CauseBusy
@@ -576,16 +583,19 @@ func outboundCause(status string, code int) string {
 		return call.CauseNoAnswer
 	case "CHANUNAVAIL", "CONGESTION":
 		return call.CauseFailed
+	case "CANCEL":
+		return call.CauseCancelled
 	}
-	switch code {
-	case 17:
-		return call.CauseBusy
-	case 18, 19:
-		return call.CauseNoAnswer
-	case 21:
-		return call.CauseRejected
-	case 1, 3, 20, 27, 34, 38, 41, 42, 44:
-		return call.CauseFailed
+	return ""
+}
+
+func outboundCause(status string, code int) string {
+	if c := dialCause(status); c != "" && c != call.CauseCancelled {
+		return c
+	}
+	switch c := cause.Q850(code); c {
+	case call.CauseBusy, call.CauseNoAnswer, call.CauseRejected, call.CauseFailed:
+		return c
 	}
 	return call.CauseCancelled
 }
@@ -600,25 +610,12 @@ func callCause(cs *callState, last *channel, code int) string {
 	case cs.dir == call.Outbound:
 		return outboundCause(cs.dialStatus, code)
 	}
-	switch cs.dialStatus {
-	case "BUSY":
-		return call.CauseBusy
-	case "NOANSWER":
-		return call.CauseNoAnswer
-	case "CHANUNAVAIL", "CONGESTION":
-		return call.CauseFailed
-	case "CANCEL":
-		return call.CauseCancelled
+	if c := dialCause(cs.dialStatus); c != "" {
+		return c
 	}
-	switch code {
-	case 17:
-		return call.CauseBusy
-	case 21:
-		return call.CauseRejected
-	case 1, 3, 20, 27, 34, 38, 41, 42, 44:
-		return call.CauseFailed
-	case 19:
-		return call.CauseNoAnswer
+	switch c := cause.Q850(code); c {
+	case call.CauseBusy, call.CauseNoAnswer, call.CauseRejected, call.CauseFailed:
+		return c
 	}
 	return call.CauseCancelled
 }

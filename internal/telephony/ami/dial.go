@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ringside/ringside/internal/call"
+	telcause "github.com/ringside/ringside/internal/telephony/cause"
 )
 
 // Why a click-to-dial failed, for errors.Is.
@@ -202,12 +205,14 @@ func (src *Source) Dial(ctx context.Context, extension, number string) error {
 // dialFailure decides why an Originate failed. Asterisk often says Reason 0 (failure)
 // for a busy phone: the phone channel's DialEnd status and hangup cause say more.
 func dialFailure(reason, status, cause string) error {
+	code, _ := strconv.Atoi(cause)
+	c := telcause.Q850(code)
 	switch {
-	case status == "BUSY" || cause == "17" || reason == "5":
+	case status == "BUSY" || c == call.CauseBusy || reason == "5":
 		return ErrBusy
-	case status == "NOANSWER" || cause == "19" || cause == "18" || reason == "3":
+	case status == "NOANSWER" || c == call.CauseNoAnswer || reason == "3":
 		return ErrNoAnswer
-	case status == "CHANUNAVAIL" || status == "CONGESTION" || cause == "20" || cause == "3" || reason == "8" || reason == "0":
+	case status == "CHANUNAVAIL" || status == "CONGESTION" || c == call.CauseFailed || reason == "8" || reason == "0":
 		return ErrOffline
 	case reason == "1":
 		return errors.New("the phone hung up")

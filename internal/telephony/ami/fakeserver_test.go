@@ -25,7 +25,7 @@ import (
 // fixture returns a capture's bytes.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(testenv.Shared(t, "fixtures", "asterisk-ami", name))
+	b, err := os.ReadFile(testenv.Capture(t, "asterisk-ami", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestHostileCallerID(t *testing.T) {
 }
 
 func FuzzDecoder(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(testenv.Shared(f, "fixtures", "asterisk-ami"), "*.ami"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Capture(f, "asterisk-ami"), "*.ami"))
 	for _, p := range files {
 		if b, err := readFile(p); err == nil && len(b) < 20000 {
 			f.Add(b)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -23,16 +22,11 @@ import (
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 // ErrLogin says that Asterisk refused the credentials: Run stops with it.
 var ErrLogin = errors.New("ami: login refused")
-
-// Backoff between connection attempts.
-const (
-	backoffMin = 500 * time.Millisecond
-	backoffMax = 30 * time.Second
-)
 
 // Source is one Asterisk manager connection: a telephony.Source and a telephony.Dialer.
 type Source struct {
@@ -40,14 +34,12 @@ type Source struct {
 	s    settings
 	log  *slog.Logger
 
-	backoffMin, backoffMax time.Duration
-	dialTimeout            time.Duration  // TCP connect and login
-	tlsRoots               *x509.CertPool // nil: the system's (tests set their own)
+	dialTimeout time.Duration  // TCP connect and login
+	tlsRoots    *x509.CertPool // nil: the system's (tests set their own)
+	rc          *reconnect.Loop
 
-	mu     sync.Mutex
-	state  string
-	reason string
-	cur    *session
+	mu  sync.Mutex
+	cur *session
 
 	seq atomic.Uint64
 }
@@ -65,66 +57,25 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{name: name, s: s, log: log, state: "down", reason: "not started",
-		backoffMin: backoffMin, backoffMax: backoffMax, dialTimeout: 10 * time.Second}, nil
+	src := &Source{name: name, s: s, log: log, dialTimeout: 10 * time.Second}
+	src.rc = reconnect.New(reconnect.Policy{}, reconnect.Options{Log: log})
+	return src, nil
 }
 
-// State reports "connected", "connecting" or "down", with the last error.
-func (src *Source) State() (string, string) {
-	src.mu.Lock()
-	defer src.mu.Unlock()
-	return src.state, src.reason
-}
-
-func (src *Source) setState(state, reason string) {
-	src.mu.Lock()
-	src.state, src.reason = state, reason
-	src.mu.Unlock()
-}
+// State reports the connection in the words every source uses (telephony.Stater).
+func (src *Source) State() (string, string) { return src.rc.State() }
 
 // Run connects, follows the calls and reconnects after faults until ctx ends (then it
 // returns nil). It returns an error only when Asterisk refuses the login.
 func (src *Source) Run(ctx context.Context, emit func(call.Signal)) error {
 	corr := newCorrelator(&src.s, src.name, emit)
-	attempt := 0
-	for {
-		src.setState("connecting", "")
-		started := time.Now()
+	return src.rc.Run(ctx, func(ctx context.Context) error {
 		err := src.session(ctx, corr)
-		if ctx.Err() != nil {
-			src.setState("down", "stopped")
-			return nil
-		}
 		if errors.Is(err, ErrLogin) {
-			src.setState("down", err.Error())
-			return err
+			return reconnect.Fatal(err)
 		}
-		src.setState("connecting", err.Error())
-		if time.Since(started) > time.Minute {
-			attempt = 0
-		}
-		d := src.backoff(attempt)
-		attempt++
-		src.log.Warn("reconnecting", "err", err, "in", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			src.setState("down", "stopped")
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// backoff is the pause before attempt n: exponential, capped, with ±20 % jitter.
-func (src *Source) backoff(n int) time.Duration {
-	d := src.backoffMin
-	for i := 0; i < n && d < src.backoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, src.backoffMax)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+		return err
+	})
 }
 
 // Check logs in once, asks for the channel list (the right the resynchronisation needs)
@@ -314,7 +265,7 @@ func (src *Source) session(ctx context.Context, corr *correlator) error {
 	ss := &session{conn: conn, pending: map[string]chan reply{}, dials: map[string]*dialWait{}}
 	ss.lastIn.Store(time.Now().UnixNano())
 	src.log.Info("connected", "address", src.s.Address)
-	src.setState("connected", "")
+	src.rc.Up()
 	src.mu.Lock()
 	src.cur = ss
 	src.mu.Unlock()

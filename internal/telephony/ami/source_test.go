@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 	"github.com/ringside/ringside/internal/telephony/telephonytest"
 )
 
@@ -38,7 +39,7 @@ func run(t *testing.T, addr string, mod func(*Config)) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.backoffMin, src.backoffMax = time.Millisecond, 5*time.Millisecond
+	src.rc = reconnect.New(reconnect.Policy{Min: time.Millisecond, Max: 5 * time.Millisecond}, reconnect.Options{})
 	rec := telephonytest.NewRecorder()
 	ctx, cancel := context.WithCancel(t.Context())
 	errc, out := make(chan error, 1), make(chan error, 1)
@@ -115,8 +116,8 @@ func TestRunReplaysCapture(t *testing.T) {
 			if diff := cmp.Diff(without(want, "pbx"), got); diff != "" {
 				t.Errorf("signals (-replay +live):\n%s", diff)
 			}
-			if st, _ := r.src.State(); st != "connected" {
-				t.Errorf("State = %q, want connected", st)
+			if st, _ := r.src.State(); st != "up" {
+				t.Errorf("State = %q, want up", st)
 			}
 		})
 	}
@@ -139,8 +140,8 @@ func TestRunLoginFailed(t *testing.T) {
 	if fs.connections() != 1 {
 		t.Errorf("%d connections, want 1: a refused login is not retried", fs.connections())
 	}
-	if _, reason := r.src.State(); !strings.Contains(reason, "check username and secret") {
-		t.Errorf("State reason = %q", reason)
+	if st, reason := r.src.State(); st != "failed" || !strings.Contains(reason, "check username and secret") {
+		t.Errorf("State = %q %q, want failed with the reason", st, reason)
 	}
 }
 

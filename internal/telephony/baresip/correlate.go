@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/cause"
 )
 
 // Message is one JSON object baresip sends over ctrl_tcp: an event ("event":true) or
@@ -202,17 +203,10 @@ func Cause(param string, outgoing, established bool) string {
 	if len(p) >= 3 {
 		code, _ = strconv.Atoi(p[:3])
 	}
+	if c := cause.SIP(code); code >= 300 && c != "" {
+		return c // the table every connector shares
+	}
 	switch {
-	case code == 486 || code == 600:
-		return call.CauseBusy
-	case code == 603 || code == 403:
-		return call.CauseRejected
-	case code == 408 || code == 480:
-		return call.CauseNoAnswer
-	case code == 487:
-		return call.CauseCancelled
-	case code >= 400:
-		return call.CauseFailed
 	case strings.Contains(p, "timed out"):
 		return call.CauseNoAnswer
 	case strings.Contains(p, "reset by user"):

@@ -44,7 +44,7 @@ func startSource(t *testing.T, b *baresiptest.Baresip, cfg baresip.Config) (*bar
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitState(t, src, "connected")
+	waitState(t, src, "up")
 	return src, rec
 }
 
@@ -156,5 +156,18 @@ func TestBaresipDial(t *testing.T) {
 	}
 	if c := sigs[len(sigs)-1].Cause; c != call.CauseBusy {
 		t.Errorf("busy: cause %q", c)
+	}
+
+	// 480 Temporarily Unavailable is no answer, as Q.850 18 is in every other connector.
+	away := baresiptest.Answer(t, "uas_480.xml")
+	n = len(sigs)
+	if err := src.Dial(t.Context(), "", "sip:203@"+away.Addr); err != nil {
+		t.Fatal(err)
+	}
+	sigs = rec.WaitFor(t, 15*time.Second, func(s []call.Signal) bool { return has(s[n:], call.SigEnded, "") })
+	for _, s := range sigs[n:] {
+		if s.Kind == call.SigEnded && s.Cause != call.CauseNoAnswer {
+			t.Errorf("480: %s@%s cause %q, want %q", s.Kind, s.Extension, s.Cause, call.CauseNoAnswer)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 // ErrNotConnected says that the softphone is not reachable right now.
@@ -29,10 +29,10 @@ type Source struct {
 	cfg  Config
 	log  *slog.Logger
 
+	rc *reconnect.Loop
+
 	mu      sync.Mutex
 	conn    net.Conn
-	state   string
-	reason  string
 	pending map[string]chan Message
 	seq     uint64
 
@@ -51,60 +51,23 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{name: name, cfg: cfg, log: log, state: "connecting", pending: map[string]chan Message{}}, nil
+	return &Source{name: name, cfg: cfg, log: log, pending: map[string]chan Message{},
+		rc: reconnect.New(reconnect.Policy{Min: 250 * time.Millisecond}, reconnect.Options{Log: log})}, nil
 }
 
 // Address returns the ctrl_tcp address the source talks to.
 func (s *Source) Address() string { return s.cfg.Address }
 
-// State reports the connection to the softphone (telephony.Stater).
-func (s *Source) State() (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state, s.reason
-}
-
-func (s *Source) setState(state, reason string) {
-	s.mu.Lock()
-	s.state, s.reason = state, reason
-	s.mu.Unlock()
-}
-
-// Backoff bounds of reconnection.
-const (
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = 30 * time.Second
-)
+// State reports the connection to the softphone in the words every source uses
+// (telephony.Stater).
+func (s *Source) State() (string, string) { return s.rc.State() }
 
 // Run connects to baresip and passes its call events to emit until ctx ends; it
-// reconnects with exponential backoff and jitter when baresip goes away. baresip serves
-// one control client at a time: a second one takes the events away from the first.
+// reconnects with exponential backoff and jitter (package reconnect) when baresip goes
+// away. baresip serves one control client at a time: a second one takes the events away
+// from the first.
 func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
-	backoff := minBackoff
-	for {
-		s.setState("connecting", "")
-		start := time.Now()
-		err := s.session(ctx, emit)
-		if ctx.Err() != nil {
-			s.setState("down", "stopped")
-			return nil
-		}
-		s.setState("down", err.Error())
-		if time.Since(start) > 10*time.Second {
-			backoff = minBackoff
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		s.log.Warn("softphone connection lost; reconnecting", "addr", s.cfg.Address, "err", err, "in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.setState("down", "stopped")
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, maxBackoff)
-	}
+	return s.rc.Run(ctx, func(ctx context.Context) error { return s.session(ctx, emit) })
 }
 
 // session runs one connection until it fails or ctx ends.
@@ -138,10 +101,11 @@ func (s *Source) session(ctx context.Context, emit func(call.Signal)) error {
 	wg.Go(func() {
 		if _, err := s.command(ctx, "reginfo", ""); err == nil {
 			s.mu.Lock()
-			if s.conn == conn {
-				s.state, s.reason = "connected", ""
-			}
+			current := s.conn == conn
 			s.mu.Unlock()
+			if current {
+				s.rc.Up()
+			}
 			s.log.Info("connected to the softphone", "addr", s.cfg.Address)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -23,7 +24,7 @@ import (
 // order, as on the wire.
 func scenarioStream(b testing.TB, format string) (stream []byte, bodies [][]byte) {
 	b.Helper()
-	files, _ := filepath.Glob(filepath.Join(testenv.Shared(b, "fixtures", "freeswitch-esl"), "*."+format+".esl"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Capture(b, "freeswitch-esl"), "*."+format+".esl"))
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -145,7 +146,7 @@ func TestLoopbackClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.minBackoff = time.Microsecond
+	src.rc = reconnect.New(reconnect.Policy{Min: time.Microsecond}, reconnect.Options{})
 	signals := 0
 	if err := src.Run(ctx, func(call.Signal) { signals++ }); err != nil {
 		t.Fatal(err)

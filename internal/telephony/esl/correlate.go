@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/cause"
 )
 
 // A leg is one FreeSWITCH channel, bound to its call when it was created.
@@ -469,28 +470,25 @@ func (co *correlator) flushHeldBefore(t time.Time) {
 	}
 }
 
-// mapCause maps a FreeSWITCH hangup cause onto the call.Cause constants.
+// mapCause maps a FreeSWITCH hangup cause onto the call.Cause constants: FreeSWITCH's own
+// causes here, the Q.850 ones through the table of package cause.
 func mapCause(c string) string {
 	switch c {
 	case "":
 		return ""
-	case "NORMAL_CLEARING", "SUCCESS":
+	case "SUCCESS":
 		return call.CauseNormal
-	case "USER_BUSY":
-		return call.CauseBusy
-	case "NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT":
+	case "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT":
 		return call.CauseNoAnswer
 	case "ORIGINATOR_CANCEL":
 		return call.CauseCancelled
 	case "LOSE_RACE", "PICKED_OFF":
 		return call.CauseAnsweredElsewhere
-	case "CALL_REJECTED":
-		return call.CauseRejected
-	case "USER_NOT_REGISTERED", "UNALLOCATED_NUMBER", "NO_ROUTE_DESTINATION", "SUBSCRIBER_ABSENT",
-		"NORMAL_TEMPORARY_FAILURE", "DESTINATION_OUT_OF_ORDER", "NETWORK_OUT_OF_ORDER",
-		"RECOVERY_ON_TIMER_EXPIRE", "INCOMPATIBLE_DESTINATION", "NORMAL_CIRCUIT_CONGESTION",
-		"SWITCH_CONGESTION", "INVALID_NUMBER_FORMAT", "MANDATORY_IE_MISSING", "GATEWAY_DOWN":
+	case "USER_NOT_REGISTERED", "GATEWAY_DOWN":
 		return call.CauseFailed
+	}
+	if m := cause.Name(c); m != "" {
+		return m
 	}
 	return strings.ToLower(c)
 }

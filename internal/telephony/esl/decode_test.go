@@ -79,7 +79,7 @@ func compareDecoded(t *testing.T, what string, ref map[string]string, ev *event)
 // TestDecodeFixtures decodes every event of every capture and compares the wanted fields
 // with a full decode by the standard library.
 func TestDecodeFixtures(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(testenv.Shared(t, "fixtures", "freeswitch-esl"), "*.esl"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Capture(t, "freeswitch-esl"), "*.esl"))
 	n := 0
 	var ev event
 	for _, file := range files {
@@ -179,7 +179,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // fuzzSeeds adds a few real frames and broken ones.
 func fuzzSeeds(f *testing.F, bodies bool) {
 	for _, name := range []string{"click_to_dial_busy.json.esl", "click_to_dial.control.esl", "auth_failed.esl"} {
-		data, err := os.ReadFile(testenv.Shared(f, "fixtures", "freeswitch-esl", name))
+		data, err := os.ReadFile(testenv.Capture(f, "freeswitch-esl", name))
 		if err != nil {
 			f.Fatal(err)
 		}

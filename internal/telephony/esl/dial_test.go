@@ -32,7 +32,7 @@ func TestDial(t *testing.T) {
 
 			// The command is the one recorded in the capture, but for the name shown on the
 			// agent's phone (we only know the number) and our own dial id.
-			sent, err := os.ReadFile(testenv.Shared(t, "fixtures", "freeswitch-esl", tc.scenario+".control.sent.txt"))
+			sent, err := os.ReadFile(testenv.Capture(t, "freeswitch-esl", tc.scenario+".control.sent.txt"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,7 +53,7 @@ func splitFrames(t testing.TB, data []byte) []rawFrame {
 // capture returns the event frames of a shared capture file.
 func capture(t testing.TB, name string) []rawFrame {
 	t.Helper()
-	data, err := os.ReadFile(testenv.Shared(t, "fixtures", "freeswitch-esl", name))
+	data, err := os.ReadFile(testenv.Capture(t, "freeswitch-esl", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func capture(t testing.TB, name string) []rawFrame {
 // controlReplies returns the api/response bodies of api_resync.control.esl, in order.
 func controlReplies(t testing.TB) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(testenv.Shared(t, "fixtures", "freeswitch-esl", "api_resync.control.esl"))
+	data, err := os.ReadFile(testenv.Capture(t, "freeswitch-esl", "api_resync.control.esl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func eventLines(sigs []call.Signal) []string {
 }
 
 // TestCases replays every case under testdata/: a case named after a capture scenario reads
-// ../shared/fixtures/freeswitch-esl/<case>.{plain,json}.esl; a case with its own
+// the capture testdata/captures/<case>.{plain,json}.esl; a case with its own
 // input.*.esl files reads those. Every input of a case must give the same signals.
 func TestCases(t *testing.T) {
 	dirs, err := os.ReadDir("testdata")
@@ -133,7 +133,7 @@ func TestCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range dirs {
-		if !d.IsDir() || strings.HasPrefix(d.Name(), "fuzz") {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), "fuzz") || d.Name() == "captures" {
 			continue
 		}
 		name := d.Name()
@@ -141,7 +141,7 @@ func TestCases(t *testing.T) {
 			dir := filepath.Join("testdata", name)
 			inputs, _ := filepath.Glob(filepath.Join(dir, "input*.esl"))
 			if len(inputs) == 0 {
-				fx := testenv.Shared(t, "fixtures", "freeswitch-esl")
+				fx := testenv.Capture(t, "freeswitch-esl")
 				inputs = []string{filepath.Join(fx, name+".plain.esl"), filepath.Join(fx, name+".json.esl")}
 			}
 			var first []string

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 //go:embed sample.yaml
@@ -44,15 +44,13 @@ type Source struct {
 	set settings
 	log *slog.Logger
 
-	minBackoff, maxBackoff time.Duration
-	heldFor                time.Duration // how long a phone's end waits for a transfer to show
-	newID                  func() string
+	rc      *reconnect.Loop
+	heldFor time.Duration // how long a phone's end waits for a transfer to show
+	newID   func() string
 
-	mu     sync.Mutex
-	state  string
-	reason string
-	cur    *session
-	dials  map[string]string // dial id → number, while the originate runs
+	mu    sync.Mutex
+	cur   *session
+	dials map[string]string // dial id → number, while the originate runs
 
 	stats struct {
 		frames, events, skipped, decodeErrors, signals, reconnects, dials, dialsFailed atomic.Uint64
@@ -81,24 +79,13 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Source{
-		set: set, log: log, state: "down", reason: "not started",
-		minBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second, heldFor: 10 * time.Second,
-		newID: newUUID, dials: map[string]string{},
+		set: set, log: log, heldFor: 10 * time.Second, newID: newUUID, dials: map[string]string{},
+		rc: reconnect.New(reconnect.Policy{}, reconnect.Options{Log: log}),
 	}, nil
 }
 
-// State reports "connected", "connecting" or "down" with a reason for the latter two.
-func (s *Source) State() (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state, s.reason
-}
-
-func (s *Source) setState(state, reason string) {
-	s.mu.Lock()
-	s.state, s.reason = state, reason
-	s.mu.Unlock()
-}
+// State reports the connection in the words every source uses (telephony.Stater).
+func (s *Source) State() (string, string) { return s.rc.State() }
 
 // Stats returns the source's counters.
 func (s *Source) Stats() Stats {
@@ -110,57 +97,26 @@ func (s *Source) Stats() Stats {
 }
 
 // Run connects to FreeSWITCH and emits signals until ctx ends, reconnecting with
-// exponential backoff and jitter. It returns nil when ctx ends, and an error when
-// FreeSWITCH refuses the password.
+// exponential backoff and jitter (package reconnect). It returns nil when ctx ends, and
+// an error when FreeSWITCH refuses the password.
 func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
 	co := newCorrelator(s.set.name, s.set.ext, s.set.trunks, func(sig call.Signal) {
 		s.stats.signals.Add(1)
 		emit(sig)
 	})
 	co.dialNum = s.dialNumber
-	backoff := s.minBackoff
-	reason := ""
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
+	first := true
+	return s.rc.Run(ctx, func(ctx context.Context) error {
+		if !first {
 			s.stats.reconnects.Add(1)
 		}
-		s.setState("connecting", reason) // the last failure stays visible while retrying
-		start := time.Now()
+		first = false
 		err := s.session(ctx, co)
-		if ctx.Err() != nil {
-			s.setState("down", "stopped")
-			return nil
-		}
 		if errors.Is(err, errAuth) {
-			s.setState("down", "FreeSWITCH refused the password")
-			return fmt.Errorf("esl: login to %s: %w", s.set.address, err)
+			return reconnect.Fatal(fmt.Errorf("esl: login to %s: %w", s.set.address, err))
 		}
-		if time.Since(start) > time.Minute {
-			backoff = s.minBackoff // it was up for a while: this is a new fault
-		}
-		d := jitter(backoff)
-		reason = err.Error()
-		s.setState("connecting", reason)
-		s.log.Warn("reconnecting", "err", err, "in", d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.setState("down", "stopped")
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, s.maxBackoff)
-	}
-}
-
-// jitter spreads d by ±25 % so that many clients do not reconnect in step.
-func jitter(d time.Duration) time.Duration {
-	q := int64(d) / 4
-	if q <= 0 {
-		return d
-	}
-	return time.Duration(int64(d) - q + rand.Int64N(2*q+1))
+		return err
+	})
 }
 
 // A session is one live connection.
@@ -302,7 +258,7 @@ func (s *Source) session(ctx context.Context, co *correlator) error {
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
-	s.setState("connected", "")
+	s.rc.Up()
 	s.log.Info("connected", "address", s.set.address)
 
 	var ev event

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 	"github.com/ringside/ringside/internal/telephony/telephonytest"
 	"github.com/ringside/ringside/internal/testenv"
 )
@@ -29,7 +30,7 @@ func startSource(t *testing.T, fs *fakeFS, cfg Config) (*Source, *telephonytest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.minBackoff, src.maxBackoff = time.Millisecond, 4*time.Millisecond
+	src.rc = reconnect.New(reconnect.Policy{Min: time.Millisecond, Max: 4 * time.Millisecond}, reconnect.Options{})
 	rec := telephonytest.NewRecorder()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -87,7 +88,7 @@ func TestAuthFailed(t *testing.T) {
 	fc := fs.next(t)
 	fc.write([]byte("Content-Type: auth/request\n\n"))
 	fc.expect("auth not-the-password\n")
-	data, err := os.ReadFile(testenv.Shared(t, "fixtures", "freeswitch-esl", "auth_failed.esl"))
+	data, err := os.ReadFile(testenv.Capture(t, "freeswitch-esl", "auth_failed.esl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestAuthFailed(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not give up after a refused password")
 	}
-	if st, reason := src.State(); st != "down" || !strings.Contains(reason, "password") {
+	if st, reason := src.State(); st != "failed" || !strings.Contains(reason, "password") {
 		t.Errorf("State = %q, %q", st, reason)
 	}
 }
@@ -250,8 +251,14 @@ func TestBadStreams(t *testing.T) {
 			if got[0].Kind != call.SigRinging || got[0].CallID != "142c1bd0-9afd-4f8e-8c4a-a1fdc114837c" {
 				t.Errorf("first signal %+v", got[0])
 			}
-			if st, _ := src.State(); st == "down" {
-				t.Errorf("State = down after a recoverable fault")
+			for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
+				st, reason := src.State()
+				if st == "up" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("State = %q %q after the source came back, want up", st, reason)
+				}
 			}
 		})
 	}
@@ -264,7 +271,7 @@ func TestKeepalive(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.set.keepalive = 20 * time.Millisecond
-	src.minBackoff, src.maxBackoff = time.Millisecond, time.Millisecond
+	src.rc = reconnect.New(reconnect.Policy{Min: time.Millisecond, Max: time.Millisecond}, reconnect.Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, func(call.Signal) {}) }()

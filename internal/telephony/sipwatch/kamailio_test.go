@@ -412,7 +412,7 @@ func TestKamailio(t *testing.T) {
 	}
 	k := startKamailio(t, kamailioOpts{})
 	w := startWatcher(t, k, nil)
-	w.waitState(t, "connected", 15*time.Second)
+	w.waitState(t, "up", 15*time.Second)
 	seen := w.waitNotified(t, nil, 10*time.Second)
 
 	t.Run("inbound_answered", func(t *testing.T) {
@@ -511,7 +511,7 @@ func TestKamailio(t *testing.T) {
 		// The probe answers again, the refresh gets 481, the subscription is made anew:
 		// a fresh first NOTIFY for every extension.
 		seen = w.waitNotified(t, seen, 20*time.Second)
-		w.waitState(t, "connected", 10*time.Second)
+		w.waitState(t, "up", 10*time.Second)
 		ph := k.phone(t, "201", "answer", 300)
 		c := k.dial(t, "call", "+49309876543", "ACME", "201", 300)
 		c.wait(t)
@@ -574,7 +574,7 @@ func TestKamailioDigestAuth(t *testing.T) {
 			c.PasswordEnv = "SIP_PW"
 			c.Getenv = func(string) string { return "s3cret-pw" }
 		})
-		w.waitState(t, "connected", 15*time.Second)
+		w.waitState(t, "up", 15*time.Second)
 		seen := w.waitNotified(t, nil, 10*time.Second)
 		// Refreshes are challenged too: each answered one brings a NOTIFY.
 		seen = w.waitNotified(t, seen, 10*time.Second)
@@ -600,6 +600,9 @@ func TestKamailioDigestAuth(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "rejects") {
 			t.Fatalf("Run = %v, want an error about rejected credentials", err)
 		}
+		if st, reason := src.State(); st != "failed" || reason != err.Error() {
+			t.Errorf("State = %q %q, want failed: %v", st, reason, err)
+		}
 	})
 	t.Run("no password stops Run", func(t *testing.T) {
 		src, err := New("kamailio", Config{Server: fmt.Sprintf("127.0.0.1:%d", k.Port), Domain: "127.0.0.1", Listen: "127.0.0.1:0",
@@ -620,7 +623,7 @@ func TestKamailioTCP(t *testing.T) {
 	}
 	k := startKamailio(t, kamailioOpts{})
 	w := startWatcher(t, k, func(c *Config) { c.Transport = "tcp" })
-	w.waitState(t, "connected", 15*time.Second)
+	w.waitState(t, "up", 15*time.Second)
 	w.waitNotified(t, nil, 10*time.Second)
 	ph := k.phone(t, "200", "answer", 200)
 	c := k.dial(t, "call", "+49309876543", "ACME", "200", 200)
@@ -650,6 +653,6 @@ func TestKamailioManyExtensions(t *testing.T) {
 		c.Extensions = exts
 		c.SubscribeRate = 200
 	})
-	w.waitState(t, "connected", 30*time.Second)
+	w.waitState(t, "up", 30*time.Second)
 	w.waitNotified(t, nil, 30*time.Second)
 }

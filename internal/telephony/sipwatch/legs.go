@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony/cause"
 )
 
 // legBook turns the dialog-info documents of all watched extensions into call signals. It
@@ -256,14 +257,19 @@ func (b *legBook) direction(d *dialog) call.Direction {
 }
 
 // mapCause maps RFC 4235's termination reasons onto call causes ("" when none is given).
+// A SIP status given with the reason decides, through the table of package cause (so 480
+// is no answer, as in every connector); without one the reason does.
 func mapCause(event string, code int) string {
+	switch event {
+	case "rejected", "error", "timeout", "cancelled":
+		if c := cause.SIP(code); c != "" && c != call.CauseNormal {
+			return c
+		}
+	}
 	switch event {
 	case "cancelled":
 		return call.CauseCancelled
 	case "rejected":
-		if code == 486 || code == 600 {
-			return call.CauseBusy
-		}
 		return call.CauseRejected
 	case "timeout":
 		return call.CauseNoAnswer

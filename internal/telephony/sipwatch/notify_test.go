@@ -255,7 +255,7 @@ func TestNotifyAnswers(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		st, _ := src.State()
-		if st == "connected" {
+		if st == "up" {
 			break
 		}
 		if time.Now().After(deadline) {

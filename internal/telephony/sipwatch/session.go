@@ -18,6 +18,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 // errGone says that the server no longer knows a subscription (481).
@@ -39,6 +41,7 @@ type session struct {
 	subs      map[string]*subscription // by Call-ID
 	active    map[string]bool          // extensions with an active subscription
 	probeDown bool
+	lastErr   string // why the last subscription failed
 }
 
 // subscription is the dialog of one SUBSCRIBE (RFC 6665) for one extension.
@@ -289,9 +292,10 @@ func (sess *session) watch(ctx context.Context, ext string) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if fe := (*fatalError)(nil); errors.As(err, &fe) {
+		if reconnect.IsFatal(err) {
 			return err
 		}
+		sess.failed(err)
 		d := backoff(attempt)
 		if attempt == 0 && errors.Is(err, errGone) {
 			d = 0 // the server forgot the subscription (481): make it anew right away
@@ -372,7 +376,7 @@ func (sess *session) subscribe(ctx context.Context, sb *subscription) (time.Dura
 	}
 	if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired {
 		if s.password == "" {
-			return 0, &fatalError{fmt.Errorf("sipwatch: subscribe %s: the server asks for authentication (%d); set password_env or password_file", sb.ext, res.StatusCode)}
+			return 0, reconnect.Fatal(fmt.Errorf("sipwatch: subscribe %s: the server asks for authentication (%d); set password_env or password_file", sb.ext, res.StatusCode))
 		}
 		res, err = sess.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: s.cfg.Username, Password: s.password})
 		if cs := req.CSeq(); cs != nil {
@@ -384,7 +388,7 @@ func (sess *session) subscribe(ctx context.Context, sb *subscription) (time.Dura
 			return 0, fmt.Errorf("sipwatch: subscribe %s: %w", sb.ext, err)
 		}
 		if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired || res.StatusCode == sip.StatusForbidden {
-			return 0, &fatalError{fmt.Errorf("sipwatch: subscribe %s: the server rejects username %q and its password (%d %s)", sb.ext, s.cfg.Username, res.StatusCode, res.Reason)}
+			return 0, reconnect.Fatal(fmt.Errorf("sipwatch: subscribe %s: the server rejects username %q and its password (%d %s)", sb.ext, s.cfg.Username, res.StatusCode, res.Reason))
 		}
 	}
 	if res.StatusCode == sip.StatusCallTransactionDoesNotExists {
@@ -653,18 +657,32 @@ func (sess *session) setActive(ext string, on bool) {
 	sess.updateState()
 }
 
+// failed notes why a subscription failed, for the state.
+func (sess *session) failed(err error) {
+	sess.mu.Lock()
+	sess.lastErr = err.Error()
+	sess.mu.Unlock()
+	sess.updateState()
+}
+
+// updateState says up when every extension is subscribed, else down with why. Before
+// anything is known the state stays connecting.
 func (sess *session) updateState() {
 	s := sess.s
 	sess.mu.Lock()
-	n, down := len(sess.active), sess.probeDown
+	n, down, last := len(sess.active), sess.probeDown, sess.lastErr
 	sess.mu.Unlock()
 	switch {
 	case down:
-		s.setState("down", "the server does not answer OPTIONS")
+		s.rc.Down("the server does not answer OPTIONS")
 	case n == len(s.cfg.Extensions):
-		s.setState("connected", "")
+		s.rc.Up()
+	case last != "":
+		s.rc.Down(fmt.Sprintf("%d of %d extensions subscribed (%s)", n, len(s.cfg.Extensions), last))
 	default:
-		s.setState("connecting", fmt.Sprintf("%d of %d extensions subscribed", n, len(s.cfg.Extensions)))
+		if st, _ := s.rc.State(); st != telephony.StateConnecting {
+			s.rc.Down(fmt.Sprintf("%d of %d extensions subscribed", n, len(s.cfg.Extensions)))
+		}
 	}
 }
 

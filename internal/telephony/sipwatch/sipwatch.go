@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 // SampleConfig is the documented sample configuration (also in the README).
@@ -92,9 +94,7 @@ type Source struct {
 	bmu  sync.Mutex // guards book and serialises emit, so that signals keep their order
 	book *legBook
 
-	mu     sync.Mutex // guards state, reason
-	state  string
-	reason string
+	rc *reconnect.Loop
 
 	// Test hooks: onNotify sees every NOTIFY body before parsing, notified every NOTIFY
 	// accepted (after its signals were emitted).
@@ -220,8 +220,7 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 		port:     port,
 		log:      log,
 		book:     newLegBook(name, exts, endGrace),
-		state:    "down",
-		reason:   "not started",
+		rc:       reconnect.New(reconnect.Policy{}, reconnect.Options{Log: log, Now: cfg.Now}),
 	}, nil
 }
 
@@ -241,60 +240,26 @@ func validUser(s string) bool {
 	return true
 }
 
-// State reports the state of the subscriptions (telephony.Stater).
-func (s *Source) State() (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state, s.reason
-}
+// State reports the state of the subscriptions in the words every source uses
+// (telephony.Stater).
+func (s *Source) State() (string, string) { return s.rc.State() }
 
-func (s *Source) setState(state, reason string) {
-	s.mu.Lock()
-	s.state, s.reason = state, reason
-	s.mu.Unlock()
-}
-
-// A fatalError stops Run: retrying cannot help (the server refuses the credentials).
-type fatalError struct{ err error }
-
-func (e *fatalError) Error() string { return e.err.Error() }
-func (e *fatalError) Unwrap() error { return e.err }
+// Extensions returns the extensions the source watches, in order.
+func (s *Source) Extensions() []string { return slices.Clone(s.cfg.Extensions) }
 
 // Run subscribes to every extension and passes the signals to emit until ctx ends. It
-// reconnects with exponential backoff and jitter, returns nil when ctx ends, and an error
-// when the server refuses the credentials.
+// reconnects with exponential backoff and jitter (package reconnect), returns nil when
+// ctx ends, and an error when the server refuses the credentials.
 func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
-	for attempt := 0; ; attempt++ {
-		s.setState("connecting", "")
-		started := s.cfg.Now()
-		err := s.session(ctx, emit)
-		if ctx.Err() != nil {
-			s.setState("down", "stopped")
-			return nil
-		}
-		if fe := (*fatalError)(nil); errors.As(err, &fe) {
-			s.setState("down", err.Error())
-			return err
-		}
-		s.setState("down", err.Error())
-		if s.cfg.Now().Sub(started) > time.Minute {
-			attempt = 0
-		}
-		d := backoff(attempt)
-		s.log.Warn("reconnecting", "err", err, "in", d)
-		if !sleepCtx(ctx, d) {
-			s.setState("down", "stopped")
-			return nil
-		}
-	}
+	return s.rc.Run(ctx, func(ctx context.Context) error { return s.session(ctx, emit) })
 }
 
-// backoff is the wait before retry n (0-based): exponential from 500ms to 60s, with jitter.
-func backoff(n int) time.Duration {
-	d := 500 * time.Millisecond << min(n, 7)
-	d = min(d, 60*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
+// subPolicy spaces the retries of one extension's subscription.
+var subPolicy = reconnect.Policy{Max: 60 * time.Second, Jitter: 0.5}
+
+// backoff is the wait before retry n (0-based) of a subscription: exponential from
+// 500ms to 60s, with jitter.
+func backoff(n int) time.Duration { return subPolicy.Delay(n, rand.Float64()) }
 
 // sleepCtx waits d, or until ctx ends (false).
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -9,13 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/telephony"
+	"github.com/ringside/ringside/internal/telephony/reconnect"
 )
 
 // ErrUnsupported says that TAPI exists only on Windows.
@@ -30,10 +29,10 @@ type Source struct {
 	cfg  Config
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	state  string
-	reason string
-	sess   *session // the open TAPI session, nil between sessions
+	rc *reconnect.Loop
+
+	mu   sync.Mutex
+	sess *session // the open TAPI session, nil between sessions
 }
 
 // New validates cfg. It does no I/O (it does not load tapi32.dll).
@@ -48,56 +47,26 @@ func New(name string, cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{name: name, cfg: cfg, log: log, state: "connecting"}, nil
+	return &Source{name: name, cfg: cfg, log: log, rc: reconnect.New(reconnect.Policy{}, reconnect.Options{Log: log})}, nil
 }
 
-// State reports whether the lines are open (telephony.Stater).
-func (s *Source) State() (string, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state, s.reason
-}
-
-func (s *Source) setState(state, reason string) {
-	s.mu.Lock()
-	s.state, s.reason = state, reason
-	s.mu.Unlock()
-}
+// State reports whether the lines are open, in the words every source uses
+// (telephony.Stater).
+func (s *Source) State() (string, string) { return s.rc.State() }
 
 // Run opens the lines and passes their call signals to emit until ctx ends. When TAPI
-// closes a line or asks for re-initialisation it starts again, with backoff. It returns
-// an error when it cannot go on: not on Windows, or no line matches the configuration.
+// closes a line or asks for re-initialisation it starts again, with backoff (package
+// reconnect). It returns an error when it cannot go on: not on Windows, or no line
+// matches the configuration.
 func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
-	backoff := 500 * time.Millisecond
-	for {
-		s.setState("connecting", "")
-		start := time.Now()
+	return s.rc.Run(ctx, func(ctx context.Context) error {
 		err := s.session(ctx, emit)
-		if ctx.Err() != nil {
-			s.setState("down", "stopped")
-			return nil
-		}
 		var fatal *fatalError
 		if errors.As(err, &fatal) || errors.Is(err, ErrUnsupported) {
-			s.setState("down", err.Error())
-			return err
+			return reconnect.Fatal(err)
 		}
-		s.setState("down", err.Error())
-		if time.Since(start) > 30*time.Second {
-			backoff = 500 * time.Millisecond
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		s.log.Warn("tapi session ended; starting again", "err", err, "in", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.setState("down", "stopped")
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 30*time.Second)
-	}
+		return err
+	})
 }
 
 // fatalError is a configuration problem that retrying does not fix.

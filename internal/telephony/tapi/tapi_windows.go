@@ -240,7 +240,7 @@ func (s *Source) session(ctx context.Context, emit func(call.Signal)) error {
 		return &fatalError{fmt.Errorf("tapi: lines: no line device matches %q (lines seen: %v)", s.cfg.Lines, seen)}
 	}
 	s.setSession(sess)
-	s.setState("connected", "")
+	s.rc.Up()
 
 	for ctx.Err() == nil {
 		var m message

@@ -73,12 +73,13 @@ func (s *Source) Run(ctx context.Context, emit func(call.Signal)) error {
 	return nil
 }
 
-// State reports whether the source takes requests.
+// State reports whether the source takes requests (telephony.Stater): up while Run
+// runs, else down: not running.
 func (s *Source) State() (string, string) {
 	if s.emit.Load() == nil {
-		return "down", "not running"
+		return telephony.StateDown, "not running"
 	}
-	return "connected", ""
+	return telephony.StateUp, ""
 }
 
 // A BadRequest is an event Ringside cannot accept; its message names the field.

@@ -160,7 +160,7 @@ func Call(t testing.TB, scenario, target, user string) *Sipp {
 	return run(t, "-sf", Scenario(t, scenario), "-inf", Scenario(t, "caller.csv"), target, "-s", user)
 }
 
-// Answer runs sipp as a called party (uas.xml or uas_busy.xml) for one call; dial its
+// Answer runs sipp as a called party (uas.xml, uas_busy.xml or uas_480.xml) for one call; dial its
 // Addr.
 func Answer(t testing.TB, scenario string) *Sipp {
 	t.Helper()
