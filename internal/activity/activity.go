@@ -1,13 +1,18 @@
 // Package activity builds the phone-call activity of a journal entry and queues it for
 // the CRM through the durable outbox: one activity per call, keyed by the call's id, so
-// that the automatic log at the end of a call and the notes an agent saves are one record.
+// that the automatic log at the end of a call and the notes agents save are one record.
+// A queued write names only the call: the activity is built from the call's journal
+// entry when it is delivered, so the CRM gets what is true then (a save that races the
+// end of the call is never lost).
 package activity
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
@@ -28,7 +33,7 @@ func Build(rec store.CallRecord, agentOf func(ext string) (user, email string), 
 	a := crm.Activity{
 		Key:       Key(c.ID),
 		CallID:    c.ID,
-		Notes:     rec.Notes,
+		Notes:     FormatNotes(rec.Notes),
 		Direction: string(c.Direction),
 		Number:    c.Remote.Number,
 		Start:     c.StartedAt,
@@ -68,7 +73,36 @@ func Build(rec store.CallRecord, agentOf func(ext string) (user, email string), 
 		a.Agent, a.AgentEmail = agentOf(ext)
 	}
 	a.Agents = agents(c, agentOf)
+	// What a log_activity rule chose.
+	if rec.LogSubject != "" {
+		a.Subject = rec.LogSubject
+	}
+	if rec.LogOwner != "" && a.Missed {
+		a.Agent, a.AgentEmail = rec.LogOwner, ""
+	}
 	return a
+}
+
+// FormatNotes writes a call's notes entries as the activity's description: each entry
+// under a line with its author and time, line breaks kept, entries apart by a blank line.
+func FormatNotes(notes []store.Note) string {
+	var b strings.Builder
+	for i, n := range notes {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		author := n.Author
+		if author == "" {
+			author = "(notes from before authors were kept)"
+		}
+		b.WriteString(author)
+		if !n.At.IsZero() {
+			b.WriteString(" · " + n.At.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		b.WriteString("\n")
+		b.WriteString(n.Text)
+	}
+	return b.String()
 }
 
 // agents lists the users of the legs that talked, in the order they answered.
@@ -118,25 +152,47 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
 }
 
-// Queue puts a into the outbox. Writes of one call are delivered in order (group = call).
-func Queue(ctx context.Context, q Enqueuer, a crm.Activity) error {
-	b, err := json.Marshal(a)
+// request is the payload of a queued write: the call whose activity to write. (Items
+// queued by earlier versions carry a whole crm.Activity, whose call_id is read the same
+// way.)
+type request struct {
+	CallID string `json:"call_id"`
+}
+
+// Queue asks for the activity of call callID to be written. Writes of one call are
+// delivered in order (group = call), each built from the journal when it is delivered.
+func Queue(ctx context.Context, q Enqueuer, callID string) error {
+	b, err := json.Marshal(request{CallID: callID})
 	if err != nil {
 		return fmt.Errorf("activity: %w", err)
 	}
-	if _, err := q.Enqueue(ctx, store.OutboxItem{Kind: Kind, Key: a.Key, Group: "call:" + a.CallID, Payload: b}); err != nil {
-		return fmt.Errorf("activity: queue %s: %w", a.CallID, err)
+	if _, err := q.Enqueue(ctx, store.OutboxItem{Kind: Kind, Key: Key(callID), Group: "call:" + callID, Payload: b}); err != nil {
+		return fmt.Errorf("activity: queue %s: %w", callID, err)
 	}
 	return nil
 }
 
-// Handler returns the outbox handler that writes activities with logger.
-func Handler(logger crm.ActivityLogger) func(ctx context.Context, it store.OutboxItem) error {
+// Journal is the part of the store a delivery reads.
+type Journal interface {
+	GetCall(ctx context.Context, id string) (store.CallRecord, error)
+}
+
+// Handler returns the outbox handler that writes activities with logger, each built
+// from the call's journal entry at delivery (agentOf names the agents, as for Build).
+// A call no longer in the journal (forgotten, purged) has nothing to write.
+func Handler(logger crm.ActivityLogger, j Journal, agentOf func(ext string) (user, email string)) func(ctx context.Context, it store.OutboxItem) error {
 	return func(ctx context.Context, it store.OutboxItem) error {
-		var a crm.Activity
-		if err := json.Unmarshal(it.Payload, &a); err != nil {
-			return fmt.Errorf("activity: undecodable outbox payload: %w", err)
+		var r request
+		if err := json.Unmarshal(it.Payload, &r); err != nil || r.CallID == "" {
+			return fmt.Errorf("activity: undecodable outbox payload (no call_id): %v", err)
 		}
-		return logger.LogCall(ctx, a)
+		rec, err := j.GetCall(ctx, r.CallID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("activity: reading call %s: %w: %w", r.CallID, crm.ErrUnavailable, err)
+		}
+		return logger.LogCall(ctx, Build(rec, agentOf, time.Now()))
 	}
 }

@@ -48,6 +48,10 @@ type Config struct {
 	Cluster cluster.Config `yaml:"cluster"`
 	// Rules is decoded by the rules engine.
 	Rules Raw `yaml:"rules"`
+	// Outbox tunes the delivery of CRM writes and webhooks.
+	Outbox Outbox `yaml:"outbox"`
+	// Retention says how long the journal and delivered outbox rows are kept.
+	Retention Retention `yaml:"retention"`
 
 	// File is the path the config was read from ("" for the embedded defaults).
 	File string `yaml:"-"`
@@ -70,6 +74,25 @@ type Calls struct {
 	// LegGrace is how long a call whose phones all stopped ringing waits for another
 	// phone (queues) before it counts as missed. Default 3s.
 	LegGrace time.Duration `yaml:"leg_grace"`
+}
+
+// Outbox tunes the delivery of CRM writes and webhooks.
+type Outbox struct {
+	// Workers is how many deliveries run at once (each destination of each call is still
+	// delivered in order, one at a time). Default 32.
+	Workers int `yaml:"workers"`
+	// MaxAge is how long temporary errors are retried before the item is parked for an
+	// admin. Default 24h.
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// Retention says how long data is kept; the server purges older data every hour.
+type Retention struct {
+	// Calls is how long call journal entries (with their notes) are kept. Default 2160h
+	// (90 days).
+	Calls time.Duration `yaml:"calls"`
+	// Outbox is how long delivered outbox rows are kept. Default 168h (7 days).
+	Outbox time.Duration `yaml:"outbox"`
 }
 
 // Web tunes the HTTP side.
@@ -383,6 +406,18 @@ func (c *Config) applyDefaults() {
 			}
 		}
 	}
+	if c.Outbox.Workers == 0 {
+		c.Outbox.Workers = 32
+	}
+	if c.Outbox.MaxAge == 0 {
+		c.Outbox.MaxAge = 24 * time.Hour
+	}
+	if c.Retention.Calls == 0 {
+		c.Retention.Calls = 90 * 24 * time.Hour
+	}
+	if c.Retention.Outbox == 0 {
+		c.Retention.Outbox = 7 * 24 * time.Hour
+	}
 	if c.Web.SessionTTL == 0 {
 		c.Web.SessionTTL = 12 * time.Hour
 	}
@@ -420,6 +455,14 @@ func (c *Config) Errorf(key, format string, args ...any) error {
 
 func (c *Config) validate() error {
 	var errs []error
+	if c.Outbox.Workers < 0 || c.Outbox.Workers > 1024 {
+		errs = append(errs, c.Errorf("outbox.workers", "must be between 1 and 1024"))
+	}
+	for key, d := range map[string]time.Duration{"outbox.max_age": c.Outbox.MaxAge, "retention.calls": c.Retention.Calls, "retention.outbox": c.Retention.Outbox} {
+		if d < 0 {
+			errs = append(errs, c.Errorf(key, "must not be negative"))
+		}
+	}
 	if _, err := phone.NewParser(c.Phone); err != nil {
 		key := "phone.default_region"
 		if c.Phone.MinSuffixDigits < 0 {

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/ringside/ringside/internal/crm"
@@ -29,17 +30,28 @@ var ErrPermanent = errors.New("outbox: permanent failure")
 
 // Options tune a Worker; zero values take the defaults given.
 type Options struct {
-	Lease       time.Duration    // how long a claim lasts before another worker may take the item; default 1m
+	Workers     int              // deliveries at once (each stream still one at a time); default 32
+	Lease       time.Duration    // how long a claim lasts unless renewed; renewed every Lease/3 while a delivery runs; default 1m
+	Timeout     time.Duration    // longest one delivery may take; default 5m
 	Poll        time.Duration    // how often to look for due items without a Kick; default 1s
 	MinBackoff  time.Duration    // first retry delay; default 1s
 	MaxBackoff  time.Duration    // longest retry delay; default 5m
-	MaxAttempts int              // attempts before a transient failure parks the item; 0 = never
-	Batch       int              // items claimed at once; default 16
+	MaxAge      time.Duration    // temporary errors are retried this long (from Since), then the item parks; default 24h
+	MaxAttempts int              // attempts before a transient failure parks the item; 0 = no limit (MaxAge applies)
+	PerDest     int              // deliveries at once to one destination (one webhook URL, the CRM); default half the workers
+	Batch       int              // deprecated: the number of workers when Workers is 0
 	Now         func() time.Time // clock for claims and retry times; default time.Now
 }
 
-// A Worker delivers outbox items. Several workers (in one process or many) may share a
-// store: the store's leases make sure one item is delivered by one worker at a time.
+// DefaultWorkers is the size of the delivery pool when Options.Workers is 0.
+const DefaultWorkers = 32
+
+// A Worker delivers outbox items with a bounded pool of deliveries. Each stream (an
+// item's group: one destination of one call) is delivered in order, one item at a time;
+// streams are delivered concurrently, so a slow or dead destination delays only its own
+// streams. Several workers (in one process or many) may share a store: the store's
+// claims, renewed while a delivery runs, make sure one item is delivered by one worker
+// at a time.
 type Worker struct {
 	st       *store.Store
 	owner    string
@@ -55,8 +67,20 @@ func New(st *store.Store, owner string, handlers map[string]Handler, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = opts.Batch
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.PerDest <= 0 {
+		opts.PerDest = max(1, opts.Workers/2)
+	}
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
@@ -68,8 +92,8 @@ func New(st *store.Store, owner string, handlers map[string]Handler, log *slog.L
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
-	if opts.Batch <= 0 {
-		opts.Batch = 16
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 24 * time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -89,21 +113,51 @@ func (w *Worker) Kick() {
 	}
 }
 
-// Run delivers items until ctx is done, then returns nil. Store errors are logged and
-// retried at the next poll.
+// Run delivers items until ctx is done, then waits for the deliveries under way (which
+// see ctx cancelled) and returns nil. Store errors are logged and retried at the next
+// poll.
 func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan string, w.opts.Workers) // the destination of a finished delivery
+	inflight := 0
+	perDest := map[string]int{}
+	finished := func(dest string) {
+		inflight--
+		if perDest[dest]--; perDest[dest] <= 0 {
+			delete(perDest, dest)
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		n, err := w.RunOnce(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			w.log.Error("outbox delivery", "err", err)
-		}
-		if n > 0 && err == nil {
-			continue // there may be more due right away
+		if free := w.opts.Workers - inflight; free > 0 {
+			// A destination at its share of the pool waits: a slow one cannot take
+			// every worker.
+			var busy []string
+			for d, n := range perDest {
+				if n >= w.opts.PerDest {
+					busy = append(busy, d)
+				}
+			}
+			items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, free, busy...)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				w.log.Error("outbox delivery", "err", fmt.Errorf("outbox: %w", err))
+			}
+			for _, it := range items {
+				dest := store.Destination(it.Group)
+				inflight++
+				perDest[dest]++
+				wg.Go(func() {
+					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
+						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
+					}
+					done <- dest
+				})
+			}
 		}
 		timer.Reset(w.opts.Poll)
 		select {
@@ -111,31 +165,43 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-timer.C:
+		case d := <-done:
+			// A stream may have its next item due now: claim again.
+			finished(d)
+			for more := true; more; {
+				select {
+				case d := <-done:
+					finished(d)
+				default:
+					more = false
+				}
+			}
 		}
 	}
 }
 
-// RunOnce claims one batch of due items and delivers it, returning how many items it
-// handled. Tests drive the worker with it (and Options.Now) instead of Run.
+// RunOnce claims up to Workers due items, delivers them concurrently and waits for
+// them, returning how many items it handled. Tests drive the worker with it (and
+// Options.Now) instead of Run.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, w.opts.Batch)
+	items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, w.opts.Workers)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: %w", err)
 	}
-	var errs []error
-	for _, it := range items {
-		if ctx.Err() != nil {
-			// Shutting down: the remaining claims lapse with their lease.
-			return len(items), nil
-		}
-		if err := w.deliver(ctx, it); err != nil {
-			errs = append(errs, err)
-		}
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() { errs[i] = w.deliver(ctx, it) })
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return len(items), nil
 	}
 	return len(items), errors.Join(errs...)
 }
 
-// deliver runs the handler of one claimed item and records the outcome.
+// deliver runs the handler of one claimed item, renewing the claim while it runs, and
+// records the outcome.
 func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
 	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "attempt", it.Attempts)
 	h, ok := w.handlers[it.Kind]
@@ -144,14 +210,20 @@ func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
 		log.Error("outbox item parked", "err", msg)
 		return w.st.Park(ctx, it.ID, w.owner, msg)
 	}
-	hctx, cancel := context.WithTimeout(ctx, w.opts.Lease)
+	hctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renew(hctx, cancel, it.ID, log)
+	}()
 	err, stack := call(hctx, h, it)
 	cancel()
+	<-renewed
 	if stack != nil {
 		log.Error("outbox handler panicked", "err", err, "stack", string(stack))
 	}
 	if ctx.Err() != nil {
-		// The worker is stopping (or dying) mid-delivery: leave the lease, so that the
+		// The worker is stopping (or dying) mid-delivery: leave the claim, so that the
 		// item is delivered again, by whoever claims it after the lease.
 		return nil
 	}
@@ -171,9 +243,38 @@ func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
 		log.Error("outbox item parked", "err", msg)
 		return w.st.Park(ctx, it.ID, w.owner, msg)
 	}
-	next := w.opts.Now().Add(w.backoff(it.Attempts, err))
+	now := w.opts.Now()
+	if age := now.Sub(it.Since); age >= w.opts.MaxAge {
+		msg := fmt.Sprintf("gave up after %s of temporary errors (max age %s): %v", age.Round(time.Second), w.opts.MaxAge, err)
+		log.Error("outbox item parked", "err", msg)
+		return w.st.Park(ctx, it.ID, w.owner, msg)
+	}
+	next := now.Add(w.backoff(it.Attempts, err))
 	log.Warn("outbox item retried", "err", err, "next_at", next)
 	return w.st.Retry(ctx, it.ID, w.owner, next, err.Error())
+}
+
+// renew extends the claim on item id every Lease/3 until ctx ends; when the claim is
+// lost (another worker took the item after a stall), it cancels the delivery.
+func (w *Worker) renew(ctx context.Context, cancel context.CancelFunc, id int64, log *slog.Logger) {
+	t := time.NewTicker(w.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := w.st.Renew(ctx, id, w.owner, w.opts.Now().Add(w.opts.Lease))
+			if errors.Is(err, store.ErrLeaseLost) {
+				log.Error("outbox claim lost during delivery; delivery cancelled", "err", err)
+				cancel()
+				return
+			}
+			if err != nil && ctx.Err() == nil {
+				log.Warn("outbox claim not renewed", "err", err)
+			}
+		}
+	}
 }
 
 // call runs h, turning a panic into a permanent error (and its stack).

@@ -237,7 +237,10 @@ func TestGroupInOrder(t *testing.T) {
 	clk := newClock()
 	var got []string
 	failed := false
+	var mu sync.Mutex // the streams g and h are delivered concurrently
 	w := New(st, "w1", map[string]Handler{"k": func(_ context.Context, it store.OutboxItem) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if it.Key == "g/2" && !failed {
 			failed = true
 			return crm.ErrUnavailable

@@ -71,7 +71,8 @@ func Verify(secret, body []byte, header string) bool {
 }
 
 // Webhooks returns the outbox items of r's webhook actions for in, in order. Items of one
-// call share a group, so they are delivered in order, one at a time.
+// call to one URL share a group (a stream), so they are delivered in order, one at a
+// time; each URL is its own stream, so one dead receiver does not hold back the others.
 func (r Result) Webhooks(in *Input) ([]store.OutboxItem, error) {
 	var out []store.OutboxItem
 	for _, ru := range r.Fired {
@@ -98,7 +99,7 @@ func (r Result) Webhooks(in *Input) ([]store.OutboxItem, error) {
 			if err != nil {
 				return out, fmt.Errorf("rules: webhook: %w", err)
 			}
-			out = append(out, store.OutboxItem{Kind: WebhookKind, Key: id, Group: "webhook:" + in.Call.ID, Payload: p})
+			out = append(out, store.OutboxItem{Kind: WebhookKind, Key: id, Group: "webhook:" + a.URL + " " + in.Call.ID, Payload: p})
 		}
 	}
 	return out, nil
@@ -129,12 +130,18 @@ func (e *Engine) WebhookHandler() func(ctx context.Context, it store.OutboxItem)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(p.Body))
 		if err != nil {
-			return fmt.Errorf("webhook %s: %w", p.URL, err)
+			return fmt.Errorf("webhook %s: the request cannot be built: %w", p.URL, err)
 		}
 		var ev struct {
 			Event string `json:"event"`
 		}
 		json.Unmarshal(p.Body, &ev)
+		// A request that cannot be sent is never retried (it would fail the same way).
+		for name, v := range map[string]string{DeliveryHeader: it.Key, EventHeader: ev.Event} {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("webhook %s: the request cannot be built: header %s has a control character", p.URL, name)
+			}
+		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "ringside")
 		req.Header.Set(SignatureHeader, Sign(secret, p.Body))
@@ -159,4 +166,15 @@ func (e *Engine) WebhookHandler() func(ctx context.Context, it store.OutboxItem)
 			return fmt.Errorf("webhook %s (%s): the receiver refused the delivery: %s", p.URL, it.Key, resp.Status)
 		}
 	}
+}
+
+// validHeaderValue says whether v may be sent as an HTTP header value (no control
+// characters other than tab).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -49,7 +49,7 @@ func TestWebhookHandler(t *testing.T) {
 				t.Fatalf("%d items, %v", len(items), err)
 			}
 			it := items[0]
-			if it.Kind != WebhookKind || it.Group != "webhook:c-1" || strings.Contains(string(it.Payload), "s3cret") {
+			if it.Kind != WebhookKind || it.Group != "webhook:"+srv.URL+"/h c-1" || strings.Contains(string(it.Payload), "s3cret") {
 				t.Errorf("item %+v", it)
 			}
 			err = e.WebhookHandler()(t.Context(), it)

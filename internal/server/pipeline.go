@@ -50,6 +50,7 @@ type journal interface {
 	SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error
 	SaveCalls(ctx context.Context, entries []store.JournalEntry) error
 	GetCall(ctx context.Context, id string) (store.CallRecord, error)
+	AnnotateCall(ctx context.Context, id string, a store.Annotation) error
 	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
 }
 
@@ -469,12 +470,27 @@ func (p *pipeline) logActivity(ctx context.Context, c call.Call, seq uint64) {
 		return
 	}
 	a := activity.Build(rec, p.agentOf, p.now())
+	subject, agent := a.Subject, a.Agent
 	in := req.in
 	in.Call, in.Matches, in.Agent, in.AgentEmail = rec.Call, rec.Matches, a.Agent, a.AgentEmail
 	if err := req.opts.Apply(&a, &in); err != nil {
 		p.log.Warn("rule action failed; default subject used", "call_id", c.ID, "err", err)
 	}
-	if err := activity.Queue(ctx, p.journal, a); err != nil {
+	// The rule's choices go into the journal: the activity is built from it when it is
+	// delivered.
+	var ann store.Annotation
+	if a.Subject != subject {
+		ann.LogSubject = &a.Subject
+	}
+	if a.Agent != agent {
+		ann.LogOwner = &a.Agent
+	}
+	if ann.LogSubject != nil || ann.LogOwner != nil {
+		if err := p.journal.AnnotateCall(ctx, c.ID, ann); err != nil {
+			p.log.Error("saving the rule's subject; default used", "call_id", c.ID, "err", err)
+		}
+	}
+	if err := activity.Queue(ctx, p.journal, c.ID); err != nil {
 		p.log.Error("queueing call log", "call_id", c.ID, "err", err)
 		return
 	}

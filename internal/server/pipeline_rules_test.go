@@ -61,6 +61,20 @@ func (j *memJournal) GetCall(_ context.Context, id string) (store.CallRecord, er
 	defer j.mu.Unlock()
 	return j.calls[id], nil
 }
+func (j *memJournal) AnnotateCall(_ context.Context, id string, a store.Annotation) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rec := j.calls[id]
+	if a.LogSubject != nil {
+		rec.LogSubject = *a.LogSubject
+	}
+	if a.LogOwner != nil {
+		rec.LogOwner = *a.LogOwner
+	}
+	j.calls[id] = rec
+	return nil
+}
+
 func (j *memJournal) Enqueue(_ context.Context, it store.OutboxItem) (int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -303,7 +303,7 @@ func TestDefaultRules(t *testing.T) {
 		})
 		r.events(end("n-1", "normal"))
 		as := r.activities(t, "n-1", ended)
-		if len(as) != 1 || as[0].Notes != "wants a quote" || as[0].Agent != "alice" || as[0].Duration < 0 {
+		if len(as) != 1 || !strings.HasPrefix(as[0].Notes, "alice · ") || !strings.HasSuffix(as[0].Notes, "\nwants a quote") || as[0].Agent != "alice" || as[0].Duration < 0 {
 			t.Errorf("activities %+v", as)
 		}
 	})

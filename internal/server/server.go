@@ -171,14 +171,21 @@ func (s *Server) build(ctx context.Context) error {
 
 	handlers := map[string]outbox.Handler{}
 	if l, ok := s.dir.(crm.ActivityLogger); ok {
-		handlers[activity.Kind] = outbox.Handler(activity.Handler(timedLogger{l, s.met}))
+		handlers[activity.Kind] = outbox.Handler(activity.Handler(timedLogger{l, s.met}, s.st, s.agentOf))
 	}
 	handlers[rules.WebhookKind] = outbox.Handler(eng.WebhookHandler())
 	node := nodeName()
 	if err := s.buildCluster(node); err != nil {
 		return err
 	}
-	s.outbox = outbox.New(s.st, node, handlers, s.log.With("component", "outbox"), s.opt.Outbox)
+	oopts := s.opt.Outbox
+	if oopts.Workers == 0 {
+		oopts.Workers = cfg.Outbox.Workers
+	}
+	if oopts.MaxAge == 0 {
+		oopts.MaxAge = cfg.Outbox.MaxAge
+	}
+	s.outbox = outbox.New(s.st, node, handlers, s.log.With("component", "outbox"), oopts)
 	s.pipe.kick = s.outbox.Kick
 
 	httpSources := map[string]http.Handler{}
@@ -236,7 +243,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, KickOutbox: s.outbox.Kick,
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion:   s.comp,
 		Rules:       func() any { return s.Rules() },
@@ -316,6 +323,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var pwg sync.WaitGroup
 	pwg.Go(func() { s.pipe.Run(pctx) })
 	pwg.Go(func() { s.outbox.Run(pctx) })
+	pwg.Go(func() { s.purgeLoop(pctx) })
 	s.runCluster(pctx, &pwg)
 
 	var wg sync.WaitGroup
@@ -563,7 +571,7 @@ func (s *Server) queueActivity(ctx context.Context, rec store.CallRecord) error 
 	if _, ok := s.dir.(crm.ActivityLogger); !ok {
 		return errors.New("the configured CRM does not take phone-call activities")
 	}
-	if err := activity.Queue(ctx, s.st, activity.Build(rec, s.agentOf, time.Now())); err != nil {
+	if err := activity.Queue(ctx, s.st, rec.Call.ID); err != nil {
 		return err
 	}
 	s.outbox.Kick()
@@ -595,4 +603,25 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
+}
+
+// purgeLoop enforces the retention: at start, then every hour.
+func (s *Server) purgeLoop(ctx context.Context) {
+	ret := store.Retention{Calls: s.cfg.Retention.Calls, Outbox: s.cfg.Retention.Outbox}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		p, err := s.st.Purge(ctx, ret, false)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("purge failed", "err", err)
+		case p.Calls > 0 || p.Outbox > 0:
+			s.log.Info("purged old data", "calls", p.Calls, "outbox_rows", p.Outbox)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

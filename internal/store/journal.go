@@ -18,8 +18,18 @@ import (
 type Annotation struct {
 	Regarding     *crm.Ref
 	RegardingName *string
-	Notes         *string
 	ActivityKey   *string
+	// LogSubject and LogOwner are what a log_activity rule chose for the call's
+	// activity (built from the journal when it is delivered).
+	LogSubject *string
+	LogOwner   *string
+}
+
+// A Note is one agent's entry in a call's notes.
+type Note struct {
+	Author string    `json:"author"` // user name ("" for notes kept from before authors)
+	At     time.Time `json:"at"`     // last saved
+	Text   string    `json:"text"`   // line breaks kept; render as text
 }
 
 // A CallRecord is one call of the journal with what was found and added.
@@ -28,8 +38,10 @@ type CallRecord struct {
 	Matches       []crm.Match `json:"matches"`
 	Regarding     *crm.Ref    `json:"regarding,omitempty"`
 	RegardingName string      `json:"regarding_name,omitempty"`
-	Notes         string      `json:"notes,omitempty"`
+	Notes         []Note      `json:"notes"` // in the order they were first written
 	ActivityKey   string      `json:"activity_key,omitempty"`
+	LogSubject    string      `json:"-"`
+	LogOwner      string      `json:"-"`
 }
 
 // CallFilter selects journal entries.
@@ -137,9 +149,13 @@ func (s *Store) AnnotateCall(ctx context.Context, id string, a Annotation) error
 		sets = append(sets, "regarding_name = ?")
 		args = append(args, []byte(*a.RegardingName))
 	}
-	if a.Notes != nil {
-		sets = append(sets, "notes = ?")
-		args = append(args, []byte(*a.Notes))
+	if a.LogSubject != nil {
+		sets = append(sets, "log_subject = ?")
+		args = append(args, []byte(*a.LogSubject))
+	}
+	if a.LogOwner != nil {
+		sets = append(sets, "log_owner = ?")
+		args = append(args, *a.LogOwner)
 	}
 	if a.ActivityKey != nil {
 		sets = append(sets, "activity_key = ?")
@@ -159,13 +175,13 @@ func (s *Store) AnnotateCall(ctx context.Context, id string, a Annotation) error
 	return nil
 }
 
-const callColumns = `remote_raw, remote_name, call_json, matches_json, regarding_entity, regarding_id, regarding_name, notes, activity_key`
+const callColumns = `remote_raw, remote_name, call_json, matches_json, regarding_entity, regarding_id, regarding_name, activity_key, log_subject, log_owner`
 
 func scanCall(sc interface{ Scan(...any) error }) (CallRecord, error) {
-	var raw, name, cj, mj, regName, notes []byte
+	var raw, name, cj, mj, regName, subject []byte
 	var regEntity, regID string
 	var r CallRecord
-	if err := sc.Scan(&raw, &name, &cj, &mj, &regEntity, &regID, &regName, &notes, &r.ActivityKey); err != nil {
+	if err := sc.Scan(&raw, &name, &cj, &mj, &regEntity, &regID, &regName, &r.ActivityKey, &subject, &r.LogOwner); err != nil {
 		return CallRecord{}, err
 	}
 	if err := json.Unmarshal(cj, &r.Call); err != nil {
@@ -179,7 +195,7 @@ func scanCall(sc interface{ Scan(...any) error }) (CallRecord, error) {
 	if regEntity != "" || regID != "" {
 		r.Regarding = &crm.Ref{Entity: crm.Entity(regEntity), ID: regID}
 	}
-	r.RegardingName, r.Notes = string(regName), string(notes)
+	r.RegardingName, r.LogSubject, r.Notes = string(regName), string(subject), []Note{}
 	return r, nil
 }
 
@@ -192,7 +208,11 @@ func (s *Store) GetCall(ctx context.Context, id string) (CallRecord, error) {
 	if err != nil {
 		return CallRecord{}, fmt.Errorf("store: call %s: %w", id, err)
 	}
-	return r, nil
+	recs := []CallRecord{r}
+	if err := s.loadNotes(ctx, recs); err != nil {
+		return CallRecord{}, err
+	}
+	return recs[0], nil
 }
 
 // A Viewer is an agent looking at calls. The one rule for who sees a call, used by
@@ -312,10 +332,77 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, erro
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list calls: %w", err)
 	}
+	rows.Close()
+	if err := s.loadNotes(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
 // likeEscape escapes LIKE's wildcards in s (the escape character is a backslash).
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+// loadNotes fills the notes of recs, in the order they were first written.
+func (s *Store) loadNotes(ctx context.Context, recs []CallRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	byID := make(map[string]int, len(recs))
+	args := make([]any, len(recs))
+	for i, r := range recs {
+		byID[r.Call.ID] = i
+		args[i] = r.Call.ID
+	}
+	rows, err := s.query(ctx, `SELECT call_id, author, text, updated_at FROM call_notes WHERE call_id IN (`+placeholders(len(recs))+`)
+		ORDER BY created_at, author`, args...)
+	if err != nil {
+		return fmt.Errorf("store: notes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var text []byte
+		var at int64
+		var n Note
+		if err := rows.Scan(&id, &n.Author, &text, &at); err != nil {
+			return fmt.Errorf("store: notes: %w", err)
+		}
+		n.Text, n.At = string(text), fromTS(at)
+		if i, ok := byID[id]; ok {
+			recs[i].Notes = append(recs[i].Notes, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: notes: %w", err)
+	}
+	return nil
+}
+
+// SetNote sets author's entry in the notes of call id (its first saving fixes its place
+// in the order); an empty text removes it. ErrNotFound when the call is not journaled.
+func (s *Store) SetNote(ctx context.Context, id, author, text string) error {
+	now := ts(s.now())
+	return s.inTx(ctx, func(t tx) error {
+		var n int
+		if err := t.queryRow(ctx, `SELECT COUNT(*) FROM calls WHERE id = ?`, id).Scan(&n); err != nil {
+			return fmt.Errorf("store: note on call %s: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("store: note on call %s: %w", id, ErrNotFound)
+		}
+		var err error
+		if text == "" {
+			_, err = t.exec(ctx, `DELETE FROM call_notes WHERE call_id = ? AND author = ?`, id, author)
+		} else {
+			_, err = t.exec(ctx, `INSERT INTO call_notes (call_id, author, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (call_id, author) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`,
+				id, author, []byte(text), now, now)
+		}
+		if err != nil {
+			return fmt.Errorf("store: note on call %s: %w", id, err)
+		}
+		return nil
+	})
 }

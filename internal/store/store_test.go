@@ -500,11 +500,18 @@ func TestJournalUpdateAndFilter(t *testing.T) {
 		if err := st.AnnotateCall(ctx, "c1", Annotation{Regarding: &ref, RegardingName: &name}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AnnotateCall(ctx, "c1", Annotation{Notes: &notes, ActivityKey: &key}); err != nil {
+		st.now = func() time.Time { return t0 }
+		if err := st.SetNote(ctx, "c1", "u200", notes); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AnnotateCall(ctx, "nope", Annotation{Notes: &notes}); !errors.Is(err, ErrNotFound) {
+		if err := st.AnnotateCall(ctx, "c1", Annotation{ActivityKey: &key}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AnnotateCall(ctx, "nope", Annotation{ActivityKey: &key}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("annotate unknown call: %v", err)
+		}
+		if err := st.SetNote(ctx, "nope", "u200", notes); !errors.Is(err, ErrNotFound) {
+			t.Errorf("note on unknown call: %v", err)
 		}
 		// The call ends: it is saved again, annotations stay, legs are replaced.
 		c1.State, c1.EndedAt, c1.Missed = call.Ended, t0.Add(time.Minute), true
@@ -516,7 +523,7 @@ func TestJournalUpdateAndFilter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := CallRecord{Call: c1, Matches: []crm.Match{}, Regarding: &ref, RegardingName: name, Notes: notes, ActivityKey: key}
+		want := CallRecord{Call: c1, Matches: []crm.Match{}, Regarding: &ref, RegardingName: name, Notes: []Note{{Author: "u200", At: t0, Text: notes}}, ActivityKey: key}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("after update (-want +got):\n%s", diff)
 		}

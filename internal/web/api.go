@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/crm"
@@ -383,6 +385,52 @@ func (w *Web) createRecord(rw http.ResponseWriter, r *http.Request) {
 
 func clean(s string) string { return call.Sanitize(strings.TrimSpace(s), 1024) }
 
+// maxNotes is the longest notes entry kept, in bytes.
+const maxNotes = 32 << 10
+
+// CleanNotes makes an agent's notes safe to keep and show: line breaks (CRLF and CR
+// become LF) and tabs are kept, other control characters and invalid UTF-8 are
+// dropped, trailing space is trimmed, and the text is cut at 32 KiB (on a rune
+// boundary). Pages render it as text.
+func CleanNotes(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\r':
+			r = '\n'
+		case r == utf8.RuneError, r == '\n', r == '\t':
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029', r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+			continue
+		}
+		if r == utf8.RuneError {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > maxNotes {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// talked says whether u talked on c: a leg of theirs was answered (they answered the
+// call, or took it by transfer), not only rang.
+func talked(u store.User, c call.Call) bool {
+	for _, l := range c.Legs {
+		if l.AnsweredAt.IsZero() {
+			continue
+		}
+		if l.User == u.Name {
+			return true
+		}
+		if l.User == "" && slices.Contains(u.Extensions, l.Extension) {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 	var body struct {
 		CallID    string   `json:"call_id"`
@@ -405,11 +453,12 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		apiError(rw, http.StatusNotFound, "no such call")
 		return
 	}
-	var a store.Annotation
-	if body.Notes != nil {
-		notes := call.Sanitize(*body.Notes, 32<<10)
-		a.Notes = &notes
+	u := principalOf(r).user
+	if body.Notes != nil && !u.Admin && !talked(u, rec.Call) {
+		apiError(rw, http.StatusForbidden, "you did not talk on this call (your phone only rang): only the agents who answered it or took it by transfer, and admins, can write its notes")
+		return
 	}
+	var a store.Annotation
 	if body.Regarding != nil {
 		rc, err := w.d.Directory.Get(r.Context(), *body.Regarding)
 		if err != nil {
@@ -418,9 +467,17 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		}
 		a.Regarding, a.RegardingName = &rc.Ref, &rc.Name
 	}
-	if err := w.d.Store.AnnotateCall(r.Context(), body.CallID, a); err != nil {
-		apiError(rw, http.StatusInternalServerError, "could not save the notes")
-		return
+	if a.Regarding != nil {
+		if err := w.d.Store.AnnotateCall(r.Context(), body.CallID, a); err != nil {
+			apiError(rw, http.StatusInternalServerError, "could not save the record the call is about")
+			return
+		}
+	}
+	if body.Notes != nil {
+		if err := w.d.Store.SetNote(r.Context(), body.CallID, u.Name, CleanNotes(*body.Notes)); err != nil {
+			apiError(rw, http.StatusInternalServerError, "could not save the notes")
+			return
+		}
 	}
 	rec, _ = w.d.Store.GetCall(r.Context(), body.CallID)
 	if w.d.QueueActivity != nil {
@@ -505,27 +562,95 @@ func (w *Web) saveSettings(rw http.ResponseWriter, r *http.Request) {
 	w.me(rw, r)
 }
 
+// outboxView is an outbox item as the API shows it (without its payload).
+type outboxView struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`
+	Stream    string    `json:"stream"` // the item's group: one destination of one call
+	State     string    `json:"state"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewOf(it store.OutboxItem) outboxView {
+	return outboxView{it.ID, it.Kind, it.Key, it.Group, it.State, it.Attempts, it.NextAt, it.LastError, it.CreatedAt}
+}
+
+// listOutbox shows the items waiting (pending and parked), or only the parked ones
+// (?state=parked), oldest first.
 func (w *Web) listOutbox(rw http.ResponseWriter, r *http.Request) {
-	items, err := w.d.Store.ListOutbox(r.Context(), "pending", "parked")
+	states := []string{store.OutboxPending, store.OutboxParked}
+	switch q := r.URL.Query().Get("state"); q {
+	case "":
+	case store.OutboxPending, store.OutboxParked:
+		states = []string{q}
+	default:
+		apiError(rw, http.StatusBadRequest, `query parameter "state" must be pending or parked`)
+		return
+	}
+	items, err := w.d.Store.ListOutbox(r.Context(), states...)
 	if err != nil {
 		apiError(rw, http.StatusInternalServerError, "could not read the outbox")
 		return
 	}
-	type view struct {
-		ID        int64     `json:"id"`
-		Kind      string    `json:"kind"`
-		Key       string    `json:"key"`
-		State     string    `json:"state"`
-		Attempts  int       `json:"attempts"`
-		NextAt    time.Time `json:"next_at,omitzero"`
-		LastError string    `json:"last_error,omitempty"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	out := []view{}
+	out := []outboxView{}
 	for _, it := range items {
-		out = append(out, view{it.ID, it.Kind, it.Key, it.State, it.Attempts, it.NextAt, it.LastError, it.CreatedAt})
+		out = append(out, viewOf(it))
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"items": out})
+}
+
+func outboxID(rw http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		apiError(rw, http.StatusBadRequest, "the outbox item id in the path must be a positive number")
+		return 0, false
+	}
+	return id, true
+}
+
+// retryOutbox makes a parked item pending again: it keeps its place in its stream.
+func (w *Web) retryOutbox(rw http.ResponseWriter, r *http.Request) {
+	id, ok := outboxID(rw, r)
+	if !ok {
+		return
+	}
+	if err := w.d.Store.RequeueParked(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			apiError(rw, http.StatusNotFound, "no parked outbox item "+strconv.FormatInt(id, 10))
+			return
+		}
+		apiError(rw, http.StatusInternalServerError, "could not retry the item")
+		return
+	}
+	if w.d.KickOutbox != nil {
+		w.d.KickOutbox()
+	}
+	it, _ := w.d.Store.GetOutboxItem(r.Context(), id)
+	writeJSON(rw, http.StatusOK, viewOf(it))
+}
+
+// dropOutbox deletes a parked item (or one waiting behind it) for good.
+func (w *Web) dropOutbox(rw http.ResponseWriter, r *http.Request) {
+	id, ok := outboxID(rw, r)
+	if !ok {
+		return
+	}
+	if err := w.d.Store.DropOutboxItem(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			apiError(rw, http.StatusNotFound, "no parked or waiting outbox item "+strconv.FormatInt(id, 10)+" (an item being delivered cannot be dropped)")
+			return
+		}
+		apiError(rw, http.StatusInternalServerError, "could not drop the item")
+		return
+	}
+	if w.d.KickOutbox != nil {
+		w.d.KickOutbox()
+	}
+	rw.WriteHeader(http.StatusNoContent)
 }
 
 func (w *Web) healthz(rw http.ResponseWriter, r *http.Request) {

@@ -178,7 +178,7 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 			if len(as) > 1 {
 				t.Fatalf("%d activities for one call: %+v", len(as), as)
 			}
-			return len(as) == 1 && as[0].Notes == notes
+			return len(as) == 1 && strings.HasPrefix(as[0].Notes, "carol · ") && strings.HasSuffix(as[0].Notes, "\n"+notes)
 		})
 		return as[0]
 	}

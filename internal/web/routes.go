@@ -24,6 +24,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /api/v1/me/settings", w.agentOnly(w.saveSettings))
 	// Administrators.
 	m.HandleFunc("GET /api/v1/outbox", w.adminOnly(w.listOutbox))
+	m.HandleFunc("POST /api/v1/outbox/{id}/retry", w.adminOnly(w.retryOutbox))
+	m.HandleFunc("DELETE /api/v1/outbox/{id}", w.adminOnly(w.dropOutbox))
 	m.HandleFunc("GET /api/v1/rules", w.adminOnly(w.listRules))
 	m.HandleFunc("GET /api/v1/admin/users", w.adminOnly(w.adminUsers))
 	m.HandleFunc("GET /api/v1/admin/tokens", w.adminOnly(w.adminTokens))

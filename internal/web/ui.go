@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -187,10 +186,7 @@ func (w *Web) caller(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) lastContact(r *http.Request, u store.User, e164, exclude string) map[string]any {
 	f := store.CallFilter{Numbers: []string{e164}, Limit: 1, Exclude: exclude}
 	if !u.Admin {
-		f.Extensions = u.Extensions
-		if f.Extensions == nil {
-			return nil
-		}
+		f.Viewer = &store.Viewer{User: u.Name, Extensions: u.Extensions}
 	}
 	recs, err := w.d.Store.ListCalls(r.Context(), f)
 	if err != nil || len(recs) == 0 {
@@ -210,30 +206,12 @@ func (w *Web) lastContact(r *http.Request, u store.User, e164, exclude string) m
 		"missed": rec.Call.Missed, "direction": rec.Call.Direction, "notes": notesText(rec)}
 }
 
-// notesText is a call's notes as one text (whatever shape the journal keeps them in).
+// notesText is a call's notes entries as one text.
 func notesText(rec store.CallRecord) string {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return ""
-	}
-	var v struct {
-		Notes json.RawMessage `json:"notes"`
-	}
-	if json.Unmarshal(b, &v) != nil || len(v.Notes) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(v.Notes, &s) == nil {
-		return s
-	}
-	var entries []struct {
-		Text string `json:"text"`
-	}
-	json.Unmarshal(v.Notes, &entries)
-	parts := []string{}
-	for _, e := range entries {
-		if e.Text != "" {
-			parts = append(parts, e.Text)
+	parts := make([]string, 0, len(rec.Notes))
+	for _, n := range rec.Notes {
+		if n.Text != "" {
+			parts = append(parts, n.Text)
 		}
 	}
 	return strings.Join(parts, " · ")

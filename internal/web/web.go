@@ -53,6 +53,8 @@ type Deps struct {
 	Hello func(user string) [][]byte
 	// QueueActivity queues the phone-call activity of a journal entry (after notes).
 	QueueActivity func(ctx context.Context, rec store.CallRecord) error
+	// KickOutbox wakes the outbox worker (after an admin's retry).
+	KickOutbox func()
 	// Ready checks the parts of the server; a non-empty reason means not ready, except a
 	// phone system's state words "up" and "standby".
 	Ready func(ctx context.Context) map[string]string

@@ -1,0 +1,105 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringside/ringside/internal/store"
+)
+
+// A slow destination delays only itself: while one delivery hangs, the items of other
+// streams are delivered by the other workers of the pool.
+func TestSlowDestinationDelaysOnlyItself(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	release := make(chan struct{})
+	var mu sync.Mutex
+	fast := map[string]bool{}
+	handlers := map[string]Handler{
+		"slow": func(ctx context.Context, it store.OutboxItem) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		"fast": func(_ context.Context, it store.OutboxItem) error {
+			mu.Lock()
+			fast[it.Key] = true
+			mu.Unlock()
+			return nil
+		},
+	}
+	enqueue(t, st, store.OutboxItem{Kind: "slow", Key: "slow", Group: "webhook:slow:c1"})
+	for i := range 10 {
+		enqueue(t, st, store.OutboxItem{Kind: "fast", Key: fmt.Sprint(i), Group: fmt.Sprint("webhook:fast:c", i)})
+	}
+	w := New(st, "w", handlers, nil, Options{Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { close(release); cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(fast)
+		mu.Unlock()
+		if n == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 10 items of other streams delivered while one delivery hangs", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A claim lasts as long as its work: while a delivery runs past its lease, the worker
+// renews the claim, and another node cannot take the item.
+func TestClaimRenewedWhileDelivering(t *testing.T) {
+	dir := t.TempDir()
+	st, other := openStore(t, dir), openStore(t, dir)
+	started, release := make(chan struct{}), make(chan struct{})
+	deliveries := 0
+	handlers := map[string]Handler{"k": func(ctx context.Context, it store.OutboxItem) error {
+		deliveries++
+		close(started)
+		<-release
+		return nil
+	}}
+	id := enqueue(t, st, store.OutboxItem{Kind: "k", Key: "long", Group: "g"})
+	const lease = 300 * time.Millisecond
+	w := New(st, "w1", handlers, nil, Options{Lease: lease, Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the item was not delivered")
+	}
+	// Well past the first lease, the other node looks for work several times.
+	for range 5 {
+		time.Sleep(lease)
+		items, err := other.Claim(t.Context(), "w2", time.Now(), lease, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) > 0 {
+			close(release)
+			t.Fatalf("another node claimed item %d while it was being delivered", items[0].ID)
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(20 * time.Second)
+	for item(t, st, id).State != store.OutboxDone {
+		if time.Now().After(deadline) {
+			t.Fatalf("item not completed: %+v", item(t, st, id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
