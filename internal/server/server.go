@@ -335,6 +335,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	// Shutdown: no new events (503 with Retry-After); the ones acknowledged are in the
+	// pipeline's queues, and it applies and journals them all before it returns.
+	s.web.StopIntake()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)

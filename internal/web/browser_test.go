@@ -55,9 +55,9 @@ func TestBrowserPop(t *testing.T) {
 	}
 	// The missed call is in the history, and stays there with the "missed only" filter.
 	run(t, ctx,
-		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"] td.missed`),
+		chromedp.WaitVisible(`#history tr[data-call-id="`+cid("pop-1")+`"] td.missed`),
 		chromedp.Click(`#missed-only`),
-		chromedp.WaitVisible(`#history tr[data-call-id="pop-1"]`),
+		chromedp.WaitVisible(`#history tr[data-call-id="`+cid("pop-1")+`"]`),
 	)
 }
 
@@ -66,7 +66,7 @@ func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
 	ctx := ts.login(t, "carol")
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-1", "from": "040 5550100", "extension": "202"})
 	card := cardSel("pick-1")
-	run(t, ctx, waitJS(`document.querySelectorAll("#call-pick-1 .match").length == 2`))
+	run(t, ctx, waitJS(`document.querySelectorAll("#call-`+cid("pick-1")+` .match").length == 2`))
 	first := text(t, ctx, card+" .match .name")
 	// Pick the other one.
 	run(t, ctx,
@@ -81,7 +81,7 @@ func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
 
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-2", "from": "+49 40 5550100", "extension": "202"})
 	card2 := cardSel("pick-2")
-	run(t, ctx, waitJS(`(function(){var c=document.querySelector("#call-pick-2 .match .chosen");return !!c;})()`))
+	run(t, ctx, waitJS(`(function(){var c=document.querySelector("#call-`+cid("pick-2")+` .match .chosen");return !!c;})()`))
 	if got := text(t, ctx, card2+" .match .name"); got != picked {
 		t.Errorf("first match of the next call = %q, want her earlier choice %q", got, picked)
 	}
@@ -106,9 +106,9 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	card := cardSel("new-1")
 	run(t, ctx,
 		// An unknown caller's card opens the create form by itself.
-		waitJS(`(document.querySelector("#call-new-1 .create") || {}).open === true`),
+		waitJS(`(document.querySelector("#call-`+cid("new-1")+` .create") || {}).open === true`),
 		chromedp.WaitVisible(card+" .create-form input[name=first_name]"),
-		waitJS(`document.querySelector("#call-new-1 .formats").textContent != ""`),
+		waitJS(`document.querySelector("#call-`+cid("new-1")+` .formats").textContent != ""`),
 	)
 	var first, last, phone string
 	run(t, ctx,
@@ -126,7 +126,7 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 		chromedp.Click(card+` input[name=entity][value=contact]`),
 		chromedp.SendKeys(card+" input[name=company]", "Mustermann KG"),
 		chromedp.Click(card+" .create-form button[type=submit]"),
-		waitJS(`document.querySelector("#call-new-1 .create-form .status").textContent.indexOf("Created") >= 0`),
+		waitJS(`document.querySelector("#call-`+cid("new-1")+` .create-form .status").textContent.indexOf("Created") >= 0`),
 	)
 	ts.event(t, map[string]any{"event": "ended", "call_id": "new-1"})
 
@@ -143,7 +143,7 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	var rec struct {
 		RegardingName string `json:"regarding_name"`
 	}
-	ts.get(t, "carol", "/api/v1/calls/new-1", &rec)
+	ts.get(t, "carol", "/api/v1/calls/"+cid("new-1"), &rec)
 	if rec.RegardingName != "Erika Mustermann" {
 		t.Errorf("call new-1 regarding %q", rec.RegardingName)
 	}
@@ -160,17 +160,17 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	ts.event(t, map[string]any{"event": "ended", "call_id": "notes-1", "time": at(t0, 94*time.Second)})
 	run(t, ctx,
 		chromedp.WaitVisible(card+`[data-state=ended]`),
-		waitJS(`document.querySelector("#call-notes-1 .f-duration").textContent == "1:30"`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .f-duration").textContent == "1:30"`),
 		chromedp.SendKeys(card+" textarea", "Wants a quote for 20 licences."),
 		chromedp.Click(card+" .save-notes"),
-		waitJS(`document.querySelector("#call-notes-1 .notes-form .status").textContent.indexOf("Saved") >= 0`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .notes-form .status").textContent.indexOf("Saved") >= 0`),
 	)
 	want := func(notes string) crm.Activity {
 		t.Helper()
 		var as []crm.Activity
 		eventually(t, "the activity with notes "+notes, func() bool {
 			var err error
-			if as, err = ts.dir.Activities(t.Context(), "notes-1", nil); err != nil {
+			if as, err = ts.dir.Activities(t.Context(), cid("notes-1"), nil); err != nil {
 				t.Fatal(err)
 			}
 			if len(as) > 1 {
@@ -194,18 +194,18 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	run(t, ctx,
 		chromedp.SendKeys(card+" textarea", " Call back Monday."),
 		chromedp.Click(card+" .save-notes"),
-		waitJS(`document.querySelector("#call-notes-1 .save-notes").textContent == "Update notes" && !document.querySelector("#call-notes-1 .save-notes").disabled`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .save-notes").textContent == "Update notes" && !document.querySelector("#call-`+cid("notes-1")+` .save-notes").disabled`),
 	)
 	want("Wants a quote for 20 licences. Call back Monday.")
-	run(t, ctx, chromedp.WaitVisible(`#history tr[data-call-id="notes-1"]`))
-	if got := text(t, ctx, `#history tr[data-call-id="notes-1"]`); !strings.Contains(got, "saved") || !strings.Contains(got, "1:30") {
+	run(t, ctx, chromedp.WaitVisible(`#history tr[data-call-id="`+cid("notes-1")+`"]`))
+	if got := text(t, ctx, `#history tr[data-call-id="`+cid("notes-1")+`"]`); !strings.Contains(got, "saved") || !strings.Contains(got, "1:30") {
 		t.Errorf("history row = %q", got)
 	}
 	// Later: the card is dismissed; the history brings the notes back for editing.
 	run(t, ctx,
 		chromedp.Click(card+" .dismiss"),
 		chromedp.WaitNotPresent(card),
-		chromedp.Click(`#history tr[data-call-id="notes-1"] .row-actions button:last-child`),
+		chromedp.Click(`#history tr[data-call-id="`+cid("notes-1")+`"] .row-actions button:last-child`),
 		chromedp.WaitVisible(card+" textarea"),
 	)
 	var notes string
@@ -238,7 +238,7 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 	var alerted bool
 	ts.event(t, map[string]any{"event": "ended", "call_id": "xss-1"})
 	run(t, ctx,
-		chromedp.WaitVisible(`#history tr[data-call-id="xss-1"]`),
+		chromedp.WaitVisible(`#history tr[data-call-id="`+cid("xss-1")+`"]`),
 		chromedp.Evaluate(`document.querySelectorAll("img").length`, &imgs),
 		chromedp.Evaluate(`!!window.__alerted`, &alerted),
 	)
@@ -250,7 +250,7 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 		t.Errorf("a dialog opened: %q", m)
 	default:
 	}
-	if got := text(t, ctx, `#history tr[data-call-id="xss-1"]`); !strings.Contains(got, evil) {
+	if got := text(t, ctx, `#history tr[data-call-id="`+cid("xss-1")+`"]`); !strings.Contains(got, evil) {
 		t.Errorf("history row = %q, want the name as text", got)
 	}
 }
@@ -276,7 +276,7 @@ func TestBrowserRingGroupAnsweredElsewhere(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=answered]`))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "grp-1"})
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=ended]`))
-	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="grp-1"]`))
+	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="`+cid("grp-1")+`"]`))
 	if got := text(t, alice, card+" .badge"); got != "Answered by bob" {
 		t.Errorf("after the end alice's badge = %q", got)
 	}
@@ -293,13 +293,13 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(cardSel("priv-b")))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-a"})
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-b"})
-	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="priv-a"]`))
-	run(t, bob, chromedp.WaitVisible(`#history tr[data-call-id="priv-b"]`))
+	run(t, alice, chromedp.WaitVisible(`#history tr[data-call-id="`+cid("priv-a")+`"]`))
+	run(t, bob, chromedp.WaitVisible(`#history tr[data-call-id="`+cid("priv-b")+`"]`))
 	var seen bool
 	var status int
 	run(t, bob,
-		chromedp.Evaluate(`!!document.querySelector('#call-priv-a, #history tr[data-call-id="priv-a"]')`, &seen),
-		chromedp.Evaluate(`fetch("/api/v1/calls/priv-a").then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+		chromedp.Evaluate(`!!document.querySelector('#call-`+cid("priv-a")+`, #history tr[data-call-id="`+cid("priv-a")+`"]')`, &seen),
+		chromedp.Evaluate(`fetch("/api/v1/calls/`+cid("priv-a")+`").then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 	)
 	if seen {
 		t.Error("bob's page shows alice's call")
@@ -308,7 +308,7 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 		t.Errorf("bob's session GET /api/v1/calls/priv-a = %d, want 404", status)
 	}
 	// With bob's API token: neither the journal entry nor the list shows alice's call.
-	if code := ts.get(t, "bob", "/api/v1/calls/priv-a", nil); code != 404 {
+	if code := ts.get(t, "bob", "/api/v1/calls/"+cid("priv-a"), nil); code != 404 {
 		t.Errorf("bob's token GET /api/v1/calls/priv-a = %d", code)
 	}
 	var list struct {
@@ -318,7 +318,7 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 	}
 	ts.get(t, "bob", "/api/v1/calls?limit=1000", &list)
 	for _, c := range list.Calls {
-		if c.Call.ID == "priv-a" {
+		if c.Call.ID == cid("priv-a") {
 			t.Error("bob's call list has alice's call")
 		}
 	}
@@ -344,12 +344,12 @@ func TestBrowserReconnects(t *testing.T) {
 		var rec struct {
 			Call struct{ State string } `json:"call"`
 		}
-		return ts.get(t, "carol", "/api/v1/calls/away-1", &rec) == 200 && rec.Call.State == "ended"
+		return ts.get(t, "carol", "/api/v1/calls/"+cid("away-1"), &rec) == 200 && rec.Call.State == "ended"
 	})
 	run(t, ctx,
 		network.EmulateNetworkConditions(false, 0, -1, -1),
 		chromedp.WaitVisible(`#conn[data-state=connected]`),
-		chromedp.WaitVisible(`#history tr[data-call-id="away-1"] td.missed`),
+		chromedp.WaitVisible(`#history tr[data-call-id="`+cid("away-1")+`"] td.missed`),
 	)
 }
 
@@ -375,13 +375,13 @@ func TestBrowserRuleActions(t *testing.T) {
 		ts.event(t, map[string]any{"event": "ringing", "call_id": "rule-c", "from": "+49 221 3334445", "from_name": "Kölsch & Co", "extension": "205"})
 		card := cardSel("rule-c")
 		run(t, ctx,
-			waitJS(`(document.querySelector("#call-rule-c .create") || {}).open === true`),
-			waitJS(`document.querySelector("#call-rule-c input[name=entity][value=account]").checked`),
+			waitJS(`(document.querySelector("#call-`+cid("rule-c")+` .create") || {}).open === true`),
+			waitJS(`document.querySelector("#call-`+cid("rule-c")+` input[name=entity][value=account]").checked`),
 		)
 		ts.event(t, map[string]any{"event": "answered", "call_id": "rule-c", "extension": "205"})
-		run(t, ctx, waitJS(`document.querySelector("#call-rule-c .f-subject").textContent == "Support call with Kölsch & Co"`))
+		run(t, ctx, waitJS(`document.querySelector("#call-`+cid("rule-c")+` .f-subject").textContent == "Support call with Kölsch & Co"`))
 		var open bool
-		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-rule-c .notes").open`, &open))
+		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-`+cid("rule-c")+` .notes").open`, &open))
 		if !open {
 			t.Error("open_activity did not open the notes")
 		}
@@ -411,7 +411,7 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		for _, tg := range targets {
 			opened = opened || strings.HasSuffix(tg.URL, "/crm/contact/t-jane")
 		}
-		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-auto-1 .open-fallback").hidden`, &blocked))
+		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-`+cid("auto-1")+` .open-fallback").hidden`, &blocked))
 		return opened || blocked
 	})
 	t.Logf("opened in a new window: %v; blocked with the hint: %v", opened, blocked)
@@ -419,11 +419,11 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		if got := text(t, ctx, "#popup-hint"); !strings.Contains(got, "Allow pop-ups") && !strings.Contains(got, "allow pop-ups") {
 			t.Errorf("hint = %q", got)
 		}
-		if got := text(t, ctx, "#call-auto-1 .open-big"); got != "Open Jane Doe in the CRM" {
+		if got := text(t, ctx, cardSel("auto-1")+" .open-big"); got != "Open Jane Doe in the CRM" {
 			t.Errorf("fallback button = %q", got)
 		}
 		// A click is a user gesture: the browser lets that one open the record.
-		run(t, ctx, chromedp.Click("#call-auto-1 .open-big"))
+		run(t, ctx, chromedp.Click(cardSel("auto-1")+" .open-big"))
 		eventually(t, "the record opened after the click", func() bool {
 			targets, err := chromedp.Targets(ctx)
 			if err != nil {

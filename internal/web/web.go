@@ -16,6 +16,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringside/ringside/internal/agent"
@@ -79,7 +80,13 @@ type Web struct {
 	byHash map[string]asset // by "hash/name"
 	limits *throttle
 	tokens tokenCache
+
+	intakeStopped atomic.Bool // shutting down: events answer 503
 }
+
+// StopIntake makes /api/v1/events answer 503 with Retry-After from now on: the server
+// is shutting down and applies only what it already acknowledged.
+func (w *Web) StopIntake() { w.intakeStopped.Store(true) }
 
 type asset struct {
 	name, hash, ctype string
