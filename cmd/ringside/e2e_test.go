@@ -107,12 +107,15 @@ func (s *stream) waitFor(cond func([]map[string]any) bool) []map[string]any {
 func types(ms []map[string]any, callID string) []string {
 	var out []string
 	for _, m := range ms {
-		if c, ok := m["call"].(map[string]any); ok && c["id"] == callID {
+		if c, ok := m["call"].(map[string]any); ok && isCall(c, callID) {
 			out = append(out, m["type"].(string))
 		}
 	}
 	return out
 }
+
+// isCall reports whether c is the call id names: Ringside's id, or the phone system's.
+func isCall(c map[string]any, id string) bool { return c["id"] == id || c["pbx_id"] == id }
 
 func has(ms []map[string]any, callID, typ string) bool {
 	for _, t := range types(ms, callID) {
@@ -125,7 +128,7 @@ func has(ms []map[string]any, callID, typ string) bool {
 
 func find(ms []map[string]any, callID, typ string) map[string]any {
 	for _, m := range ms {
-		if c, ok := m["call"].(map[string]any); ok && c["id"] == callID && m["type"] == typ {
+		if c, ok := m["call"].(map[string]any); ok && isCall(c, callID) && m["type"] == typ {
 			return m
 		}
 	}
@@ -311,7 +314,11 @@ func TestEndToEndRingGroup(t *testing.T) {
 	if got := types(st["bob"].snapshot(), "solo-1"); len(got) != 0 {
 		t.Errorf("bob saw alice's call: %v", got)
 	}
-	if code, body := c.do("GET", "/api/v1/calls/solo-1", tok["bob"], "", ""); code != 404 {
+	soloID, _ := find(ms, "solo-1", "call.missed")["call"].(map[string]any)["id"].(string)
+	if code, _ := c.do("GET", "/api/v1/calls/"+soloID, tok["alice"], "", ""); code != 200 {
+		t.Errorf("alice reading her call %s: %d", soloID, code)
+	}
+	if code, body := c.do("GET", "/api/v1/calls/"+soloID, tok["bob"], "", ""); code != 404 {
 		t.Errorf("bob reading alice's call: %d %s", code, body)
 	}
 	if _, body := c.do("GET", "/api/v1/calls", tok["bob"], "", ""); strings.Contains(body, "solo-1") {

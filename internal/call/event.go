@@ -49,7 +49,12 @@ type Leg struct {
 
 // Call is a snapshot of one call: safe to keep and to hand to other goroutines.
 type Call struct {
-	ID         string    `json:"id"`
+	// ID is Ringside's own id of the call, given at first sight: unique across sources
+	// and over time. The journal, the CRM activity and webhooks are keyed by it.
+	ID string `json:"id"`
+	// PbxID is the phone system's id of the call (unique only within Source, and only
+	// for a while: a PBX may reuse it).
+	PbxID      string    `json:"pbx_id,omitempty"`
 	Source     string    `json:"source,omitempty"`
 	Direction  Direction `json:"direction"`
 	State      State     `json:"state"`

@@ -29,10 +29,22 @@ type TrackerConfig struct {
 	LegGrace time.Duration
 	// MaxNameBytes bounds a stored display name. Default 4096.
 	MaxNameBytes int
+	// NewID gives a call Ringside's own id when the tracker first sees it (the pipeline
+	// uses UUID v7: unique across sources and over time). Without it a call's ID is the
+	// phone system's id, as connector replays want it.
+	NewID func() string
 }
 
+// CauseEndNotSeen ends a call the phone system never said was over (no signal for
+// MaxAge): its end time is when Ringside gave up on it, not when it ended.
+const CauseEndNotSeen = "end_not_seen"
+
 // A Tracker turns Signals into Events. It is the one place where call semantics live. It
-// is safe for concurrent use; signals of one call must be handed to it in order.
+// is safe for concurrent use, but the pipeline gives each of its owner goroutines a
+// tracker of its own; signals of one call must be handed to it in order.
+//
+// Calls are keyed by source and the phone system's id. A signal for an id the tracker
+// does not hold (never seen, or forgotten after Linger) starts a new call with a new ID.
 type Tracker struct {
 	cfg   TrackerConfig
 	mu    sync.Mutex
@@ -89,6 +101,46 @@ func (t *Tracker) Active() []Call {
 	return out
 }
 
+// Current returns the snapshot of the call the phone system calls pbxID, if held.
+func (t *Tracker) Current(source, pbxID string) (Call, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tc := t.calls[trackKey{source, pbxID}]; tc != nil {
+		return tc.c.snapshot(), true
+	}
+	return Call{}, false
+}
+
+// Restore takes back a call in progress that an earlier run journaled, so that its later
+// signals continue it rather than start a new call. Its last signal counts as seen at its
+// latest recorded time: MaxAge runs from there. A call the tracker already holds is left
+// as it is.
+func (t *Tracker) Restore(c Call) {
+	if c.PbxID == "" {
+		c.PbxID = c.ID
+	}
+	seen := c.StartedAt
+	for _, at := range []time.Time{c.AnsweredAt} {
+		if at.After(seen) {
+			seen = at
+		}
+	}
+	for _, l := range c.Legs {
+		for _, at := range []time.Time{l.RingingAt, l.AnsweredAt, l.EndedAt} {
+			if at.After(seen) {
+				seen = at
+			}
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := trackKey{c.Source, c.PbxID}
+	if t.calls[k] != nil {
+		return
+	}
+	t.calls[k] = &tracked{c: c.snapshot(), seen: seen}
+}
+
 func (c Call) snapshot() Call {
 	c.Legs = append([]Leg(nil), c.Legs...)
 	return c
@@ -114,7 +166,11 @@ func (t *Tracker) Handle(s Signal) []Event {
 			// The end of a call we never saw: nothing to tell anyone.
 			return nil
 		}
-		tc = &tracked{c: Call{ID: s.CallID, Source: s.Source, Direction: s.Direction, StartedAt: at}}
+		id := s.CallID
+		if t.cfg.NewID != nil {
+			id = t.cfg.NewID()
+		}
+		tc = &tracked{c: Call{ID: id, PbxID: s.CallID, Source: s.Source, Direction: s.Direction, StartedAt: at}}
 		if tc.c.Direction == Unknown {
 			if s.Kind == SigDialing {
 				tc.c.Direction = Outbound
@@ -359,7 +415,7 @@ func (t *Tracker) Expire() []Event {
 			t.endCall(tc, cause, now, emit)
 			tc.ended = now
 		case now.Sub(tc.seen) >= t.cfg.MaxAge:
-			t.endCall(tc, "expired", now, emit)
+			t.endCall(tc, CauseEndNotSeen, now, emit)
 			tc.ended = now
 		}
 	}

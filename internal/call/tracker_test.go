@@ -99,7 +99,7 @@ func TestTrackerExpiry(t *testing.T) {
 	tr.Handle(s2)
 	now = now.Add(time.Hour)
 	evs = tr.Expire()
-	if len(evs) != 3 || evs[1].Type != EvEnded || evs[1].Call.Cause != "expired" {
+	if len(evs) != 3 || evs[1].Type != EvEnded || evs[1].Call.Cause != CauseEndNotSeen {
 		t.Fatalf("expired: %+v", evs)
 	}
 	now = now.Add(time.Minute)

@@ -32,6 +32,9 @@ type Config struct {
 	CacheSize int `yaml:"cache_size"`
 	// EntityPriority ranks matches of equal quality. Default contact, account, lead.
 	EntityPriority []crm.Entity `yaml:"entity_priority"`
+	// MaxInFlight bounds the directory requests under way at once (a hanging CRM holds at
+	// most this many; further numbers wait for a slot, within Timeout). Default 64.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Result says where an answer came from, for metrics and the UI.
@@ -57,6 +60,8 @@ type Service struct {
 	requests int64
 
 	observe func(cached bool, found bool, err error)
+
+	slots chan struct{} // one per directory request under way (MaxInFlight)
 }
 
 // SetObserver has f called after every lookup that reached the cache or the directory:
@@ -95,6 +100,12 @@ func New(dir crm.Directory, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10000
 	}
+	if cfg.MaxInFlight < 0 {
+		return nil, fmt.Errorf("lookup: max_in_flight must not be negative")
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 64
+	}
 	if len(cfg.EntityPriority) == 0 {
 		cfg.EntityPriority = []crm.Entity{crm.Contact, crm.Account, crm.Lead}
 	}
@@ -106,7 +117,7 @@ func New(dir crm.Directory, cfg Config, log *slog.Logger) (*Service, error) {
 		prio[e] = i
 	}
 	return &Service{dir: dir, cfg: cfg, log: log, now: time.Now, prio: prio,
-		cache: map[string]entry{}, flights: map[string]*flight{}}, nil
+		cache: map[string]entry{}, flights: map[string]*flight{}, slots: make(chan struct{}, cfg.MaxInFlight)}, nil
 }
 
 // Config returns the configuration in force, defaults applied.
@@ -172,8 +183,36 @@ func (s *Service) Lookup(ctx context.Context, n phone.Number) (Result, error) {
 	}
 }
 
+// Cached returns the cached answer for n without asking the directory: a withheld
+// number is answered (nobody), a number neither cached nor withheld is not.
+func (s *Service) Cached(n phone.Number) ([]crm.Match, bool) {
+	if !n.Lookupable() {
+		return nil, true
+	}
+	key := cacheKey(n)
+	now := s.now()
+	s.mu.Lock()
+	e, ok := s.cache[key]
+	s.mu.Unlock()
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	if s.observe != nil {
+		s.observe(true, len(e.matches) > 0, nil)
+	}
+	return e.matches, true
+}
+
 func (s *Service) fly(ctx context.Context, key string, n phone.Number, f *flight) {
-	ms, err := s.dir.Lookup(ctx, n)
+	var ms []crm.Match
+	var err error
+	select {
+	case s.slots <- struct{}{}:
+		ms, err = s.dir.Lookup(ctx, n)
+		<-s.slots
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for one of %d CRM requests under way to finish: %w", cap(s.slots), ctx.Err())
+	}
 	if err != nil {
 		err = fmt.Errorf("lookup: %w", err)
 	} else {

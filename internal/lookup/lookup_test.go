@@ -3,6 +3,7 @@ package lookup
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,5 +170,53 @@ func TestRanking(t *testing.T) {
 	}
 	if _, err := New(d, Config{EntityPriority: []crm.Entity{"person"}}, nil); err == nil {
 		t.Fatal("bad entity accepted")
+	}
+}
+
+// TestMaxInFlight: with the CRM hanging, at most max_in_flight requests reach it; the
+// next number waits for a slot and is asked once one frees.
+func TestMaxInFlight(t *testing.T) {
+	d := &slowDir{release: make(chan struct{})}
+	s, err := New(d, Config{MaxInFlight: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 3 {
+		n := phone.Number{E164: "+4930123456" + string(rune('0'+i)), Digits: "4930123456" + string(rune('0'+i))}
+		wg.Go(func() { s.Lookup(context.Background(), n) })
+	}
+	for s.Requests() < 3 {
+		runtime.Gosched()
+	}
+	// All three flights started; only two may be in the directory.
+	for d.calls.Load() < 2 {
+		runtime.Gosched()
+	}
+	if n := d.calls.Load(); n != 2 {
+		t.Fatalf("%d requests in the directory, want 2", n)
+	}
+	close(d.release)
+	wg.Wait()
+	if n := d.calls.Load(); n != 3 {
+		t.Fatalf("%d requests in the directory after release, want 3", n)
+	}
+	if _, err := New(d, Config{MaxInFlight: -1}, nil); err == nil {
+		t.Error("negative max_in_flight accepted")
+	}
+}
+
+func TestCached(t *testing.T) {
+	d := &slowDir{matches: []crm.Match{m(crm.Contact, "1", "Jane", phone.MatchExact)}}
+	s, _ := New(d, Config{}, nil)
+	if _, ok := s.Cached(jane); ok {
+		t.Fatal("cached before the first lookup")
+	}
+	s.Lookup(context.Background(), jane)
+	if ms, ok := s.Cached(jane); !ok || len(ms) != 1 {
+		t.Fatalf("cached: %v %v", ms, ok)
+	}
+	if _, ok := s.Cached(phone.Number{Withheld: true}); !ok {
+		t.Error("a withheld number needs no lookup")
 	}
 }

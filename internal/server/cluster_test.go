@@ -5,11 +5,12 @@ import (
 	"testing"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/pipeline"
 )
 
 // isPop relies on Message encoding its type first and resync second.
 func TestIsPop(t *testing.T) {
-	enc := func(m Message) []byte {
+	enc := func(m pipeline.Message) []byte {
 		b, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
@@ -21,11 +22,11 @@ func TestIsPop(t *testing.T) {
 		msg  []byte
 		want bool
 	}{
-		{"ringing", enc(Message{Type: call.EvRinging}), true},
-		{"dialing", enc(Message{Type: call.EvDialing}), true},
-		{"resync ringing", enc(Message{Type: call.EvRinging, Resync: true}), false},
-		{"answered", enc(Message{Type: call.EvAnswered}), false},
-		{"updated", enc(Message{Type: MsgUpdated}), false},
+		{"ringing", enc(pipeline.Message{Type: call.EvRinging}), true},
+		{"dialing", enc(pipeline.Message{Type: call.EvDialing}), true},
+		{"resync ringing", enc(pipeline.Message{Type: call.EvRinging, Resync: true}), false},
+		{"answered", enc(pipeline.Message{Type: call.EvAnswered}), false},
+		{"updated", enc(pipeline.Message{Type: pipeline.MsgUpdated}), false},
 		{"hello", []byte(`{"type":"hello"}`), false},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +27,12 @@ func TestDialThroughLeaseHolder(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	secret := filepath.Join(t.TempDir(), "cluster.secret")
+	if err := os.WriteFile(secret, []byte("a shared secret of the test cluster"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	node := func(name string, pbx *fakePBX, holds bool) *Server {
-		bus, err := cluster.NewBus(cluster.Config{NATSURL: nats.URL}, name, nil)
+		bus, err := cluster.NewBus(cluster.Config{NATSURL: nats.URL, SecretFile: secret}, name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ type node struct {
 func startServer(t *testing.T, extra string) *node {
 	t.Helper()
 	data := t.TempDir()
-	y := fmt.Sprintf("data_dir: %q\nusers:\n  - {name: alice, extensions: [\"200\"]}\n  - {name: bob, extensions: [\"201\"]}\n  - {name: carol, extensions: [\"202\"]}\n%s",
+	y := fmt.Sprintf("data_dir: %q\nusers:\n  - {name: alice, extensions: [\"200\"]}\n  - {name: bob, extensions: [\"201\"]}\n  - {name: carol, extensions: [\"202\"]}\n  - {name: root, extensions: [\"299\"], admin: true}\n%s",
 		filepath.Join(data, "d"), extra)
 	cfg, err := config.Parse(filepath.Join(data, "ringside.yaml"), []byte(y))
 	if err != nil {
@@ -100,8 +100,9 @@ func TestDialTwoAsterisks(t *testing.T) {
   - {kind: ami, name: hamburg, address: %q, username: bench, secret: bench, auth: plain, extensions: ["201"]}
   - {kind: ami, name: munich, address: %q, username: bench, secret: bench, auth: plain, extensions: ["200", "202"]}
 `, berlin.Addr(), down, munich.Addr()))
+	admin := r.tok("root")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, body := r.do("GET", "/readyz", "", "")
+		_, body := r.do("GET", "/readyz", admin, "") // the checks are for admins
 		if strings.Contains(body, `"telephony/berlin":"up"`) && strings.Contains(body, `"telephony/munich":"up"`) {
 			if !strings.Contains(body, `"telephony/hamburg":"down: `) && !strings.Contains(body, `"telephony/hamburg":"connecting"`) {
 				t.Fatalf("readyz: %s", body)

@@ -65,7 +65,7 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringside_crm_lookups_total", Help: "Lookups that reached the CRM directory."},
 			func() float64 { return float64(s.lookup.Requests()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_calls_tracked", Help: "Calls held by the tracker."},
-			func() float64 { return float64(s.track.Len()) }),
+			func() float64 { return float64(s.pipe.Tracked()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringside_cluster_connected", Help: "1 when the cluster bus is connected to NATS."},
 			func() float64 {
 				if s.clu != nil && s.clu.bus != nil && s.clu.bus.State() == "" {

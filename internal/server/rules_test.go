@@ -79,6 +79,8 @@ func newRig(t *testing.T, rulesYAML string) *rig {
 		t.Fatalf("server stopped: %v", err)
 	}
 	r.base = srv.URL()
+	// The webhook source takes events once it runs: Ready says only that HTTP listens.
+	eventually(t, "the webhook source running", func() bool { code, _ := r.do("GET", "/readyz", "", ""); return code == http.StatusOK })
 	return r
 }
 
@@ -94,6 +96,16 @@ func (r *rig) do(method, path, token, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// callID returns Ringside's id of the newest journaled call the phone system calls pbxID
+// ("" while none is journaled).
+func (r *rig) callID(pbxID string) string {
+	recs, err := r.srv.Store().ListCalls(context.Background(), store.CallFilter{PbxID: pbxID, Limit: 1})
+	if err != nil || len(recs) == 0 {
+		return ""
+	}
+	return recs[0].Call.ID
 }
 
 // events posts phone-system events, in order.
@@ -130,7 +142,11 @@ func (r *rig) activities(t *testing.T, callID string, done func(crm.Activity) bo
 	var pending, parked int
 	eventually(t, "the activity of "+callID, func() bool {
 		var err error
-		as, err = r.dir.Activities(t.Context(), callID, nil)
+		id := r.callID(callID)
+		if id == "" {
+			return false // not journaled yet
+		}
+		as, err = r.dir.Activities(t.Context(), id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +229,7 @@ func (s *agentStream) of(callID string) []map[string]any {
 	defer s.mu.Unlock()
 	var out []map[string]any
 	for _, m := range s.msgs {
-		if c, _ := m["call"].(map[string]any); c != nil && c["id"] == callID {
+		if c, _ := m["call"].(map[string]any); c != nil && c["pbx_id"] == callID {
 			out = append(out, m)
 		}
 	}
@@ -223,7 +239,7 @@ func (s *agentStream) of(callID string) []map[string]any {
 func msg(callID, typ string) func(map[string]any) bool {
 	return func(m map[string]any) bool {
 		c, _ := m["call"].(map[string]any)
-		return m["type"] == typ && c != nil && c["id"] == callID
+		return m["type"] == typ && c != nil && c["pbx_id"] == callID
 	}
 }
 
@@ -298,7 +314,7 @@ func TestDefaultRules(t *testing.T) {
 		r.events(ring("n-1", janeNumber, "200"), answer("n-1", "200"))
 		alice.wait(t, msg("n-1", "call.answered"))
 		eventually(t, "the notes saved", func() bool {
-			code, _ := r.do("POST", "/api/v1/activities", r.tok["alice"], `{"call_id":"n-1","notes":"wants a quote"}`)
+			code, _ := r.do("POST", "/api/v1/activities", r.tok["alice"], `{"call_id":"`+r.callID("n-1")+`","notes":"wants a quote"}`)
 			return code == http.StatusAccepted // 404 until the journal has the call
 		})
 		r.events(end("n-1", "normal"))
@@ -458,8 +474,8 @@ func TestWebhookDelivery(t *testing.T) {
 			t.Errorf("delivered twice: %s", ev.ID)
 		}
 		ids[ev.ID] = true
-		if ev.Call.ID != "h-1" {
-			t.Errorf("webhook of call %q", ev.Call.ID)
+		if ev.Call.PbxID != "h-1" || ev.Call.ID == "h-1" {
+			t.Errorf("webhook of call %q (pbx id %q)", ev.Call.ID, ev.Call.PbxID)
 		}
 	}
 	if !slices.Equal(got, []string{rules.InboundRinging, rules.InboundAnswered, rules.InboundEnded}) || requests != 5 || bad != 0 || pending != 0 || parked != 0 {
@@ -488,7 +504,7 @@ func TestWebhookRefused(t *testing.T) {
 		t.Errorf("parked %+v", it)
 	}
 	// Without a log_activity rule the call is not logged.
-	if as, _ := r.dir.Activities(t.Context(), "p-1", nil); len(as) != 0 {
+	if as, _ := r.dir.Activities(t.Context(), r.callID("p-1"), nil); len(as) != 0 {
 		t.Errorf("activities %+v", as)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/ringside/ringside/internal/lookup"
 	"github.com/ringside/ringside/internal/outbox"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/pipeline"
 	"github.com/ringside/ringside/internal/rules"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/telephony"
@@ -65,8 +66,7 @@ type Server struct {
 	dir    crm.Directory
 	lookup *lookup.Service
 	hub    *agent.Hub
-	track  *call.Tracker
-	pipe   *pipeline
+	pipe   *pipeline.Pipeline
 	web    *web.Web
 	outbox *outbox.Worker
 	met    *metrics
@@ -158,16 +158,17 @@ func (s *Server) build(ctx context.Context) error {
 	s.lookup.SetObserver(s.met.lookupObserved)
 	s.hub = agent.NewHub(s.log.With("component", "hub"), agent.Options{OriginPatterns: cfg.Web.OriginPatterns, Written: func(m []byte, since time.Time) { s.met.written(m, since) },
 		MaxPerUser: map[string]int{"stream": cfg.Web.MaxStreamsPerUser, "companion": cfg.Web.MaxCompanionsPerUser}})
-	s.track = call.NewTracker(call.TrackerConfig{Parse: s.parser.Parse, MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace})
 	_, logs := s.dir.(crm.ActivityLogger)
-	s.pipe = newPipeline(s.log.With("component", "pipeline"), s.track, s.lookup, s.parser, s.hub, s.st, logs, 0)
-	s.pipe.agentOf = s.agentOf
-	s.pipe.observe = s.met.observe
 	eng, err := rules.New(cfg, rules.Options{})
 	if err != nil {
 		return err
 	}
-	s.pipe.rules = eng
+	kick := func() {} // the outbox, once built below
+	s.pipe = pipeline.New(pipeline.Options{
+		Log: s.log.With("component", "pipeline"), Rules: eng, Lookup: s.lookup, Parser: s.parser, Hub: s.hub, Journal: s.st,
+		Tracker:  call.TrackerConfig{MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace},
+		LogCalls: logs, AgentOf: s.agentOf, Observe: s.met.observe, Kick: func() { kick() },
+	})
 
 	handlers := map[string]outbox.Handler{}
 	if l, ok := s.dir.(crm.ActivityLogger); ok {
@@ -186,7 +187,7 @@ func (s *Server) build(ctx context.Context) error {
 		oopts.MaxAge = cfg.Outbox.MaxAge
 	}
 	s.outbox = outbox.New(s.st, node, handlers, s.log.With("component", "outbox"), oopts)
-	s.pipe.kick = s.outbox.Kick
+	kick = s.outbox.Kick
 
 	httpSources := map[string]http.Handler{}
 	for i, sec := range cfg.Telephony {
@@ -247,7 +248,7 @@ func (s *Server) build(ctx context.Context) error {
 		Ready: s.readiness, Metrics: s.met.handler(),
 		Companion:   s.comp,
 		Rules:       func() any { return s.Rules() },
-		ActiveCalls: s.track.Active,
+		ActiveCalls: s.pipe.ActiveCalls,
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind,
 		TrustedProxies: trusted, MetricsToken: metricsToken}, s.log.With("component", "web"))
 	return err
@@ -273,7 +274,10 @@ func (s *Server) Hub() *agent.Hub { return s.hub }
 
 // Rules returns the rules in force (the configured list, or the defaults), for the
 // admins' read-only view; rules.Rule encodes to JSON.
-func (s *Server) Rules() []rules.Rule { return s.pipe.rules.Rules() }
+func (s *Server) Rules() []rules.Rule { return s.pipe.Rules().Rules() }
+
+// ActiveCalls returns the calls in progress (for the admin live board).
+func (s *Server) ActiveCalls() []call.Call { return s.pipe.ActiveCalls() }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.web }
@@ -365,6 +369,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	// Shutdown: no new events (503 with Retry-After); the ones acknowledged are in the
+	// pipeline's queues, and it applies and journals them all before it returns.
+	s.web.StopIntake()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
@@ -533,7 +540,8 @@ func (s *Server) hello(user string) [][]byte {
 	s.mu.RUnlock()
 	greet, _ := json.Marshal(map[string]any{"type": "hello", "user": user, "extensions": u.Extensions})
 	out := [][]byte{greet}
-	for _, c := range s.track.Active() {
+	for _, a := range s.pipe.Active() {
+		c := a.Call
 		for i := range c.Legs {
 			l := c.Legs[i]
 			if l.State == call.Ended {
@@ -555,11 +563,11 @@ func (s *Server) hello(user string) [][]byte {
 			case call.Dialing:
 				typ = call.EvDialing
 			}
-			matches, state := s.pipe.Matches(c)
+			matches, state := a.Matches, a.Lookup
 			if matches == nil {
 				matches = []crm.Match{}
 			}
-			b, _ := json.Marshal(Message{Type: typ, Call: c, Leg: &l, Matches: matches, Lookup: state, Time: time.Now()})
+			b, _ := json.Marshal(pipeline.Message{Type: typ, Call: c, Leg: &l, Matches: matches, Lookup: state, Time: time.Now()})
 			out = append(out, b)
 			break
 		}

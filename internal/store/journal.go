@@ -59,9 +59,11 @@ type CallFilter struct {
 	Numbers       []string // calls with one of these E.164 numbers (last contact)
 	Regarding     *crm.Ref // calls logged with this record
 	Exclude       string   // leave this call out
+	PbxID         string   // only calls the phone system calls this ("" = any)
+	Source        string   // only calls of this source ("" = any)
 }
 
-// SaveCall inserts or updates the journal entry of c (by c.ID) with the matches found for
+// SaveCall inserts or updates the journal entry of c (by c.ID, Ringside's id) with the matches found for
 // its caller, and its legs. Annotations already made are kept.
 func (s *Store) SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error {
 	return s.SaveCalls(ctx, []JournalEntry{{Call: c, Matches: matches}})
@@ -111,15 +113,19 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 }
 
 func saveCall(ctx context.Context, t tx, c call.Call, cj, mj []byte) error {
-	_, err := t.exec(ctx, `INSERT INTO calls (id, source, direction, state, remote_raw, remote_number, remote_name, did,
+	pbx := c.PbxID
+	if pbx == "" {
+		pbx = c.ID
+	}
+	_, err := t.exec(ctx, `INSERT INTO calls (id, pbx_id, source, direction, state, remote_raw, remote_number, remote_name, did,
 			started_at, answered_at, ended_at, answered_by, cause, missed, call_json, matches_json)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET source = excluded.source, direction = excluded.direction, state = excluded.state,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET pbx_id = excluded.pbx_id, source = excluded.source, direction = excluded.direction, state = excluded.state,
 			remote_raw = excluded.remote_raw, remote_number = excluded.remote_number, remote_name = excluded.remote_name,
 			did = excluded.did, started_at = excluded.started_at, answered_at = excluded.answered_at,
 			ended_at = excluded.ended_at, answered_by = excluded.answered_by, cause = excluded.cause,
 			missed = excluded.missed, call_json = excluded.call_json, matches_json = excluded.matches_json`,
-		c.ID, c.Source, string(c.Direction), string(c.State), []byte(c.Remote.Raw), c.Remote.Number, []byte(c.Remote.Name), c.DID,
+		c.ID, pbx, c.Source, string(c.Direction), string(c.State), []byte(c.Remote.Raw), c.Remote.Number, []byte(c.Remote.Name), c.DID,
 		ts(c.StartedAt), ts(c.AnsweredAt), ts(c.EndedAt), c.AnsweredBy, c.Cause, c.Missed, cj, mj)
 	if err != nil {
 		return fmt.Errorf("store: save call %s: %w", c.ID, err)
@@ -189,6 +195,9 @@ func scanCall(sc interface{ Scan(...any) error }) (CallRecord, error) {
 	}
 	if err := json.Unmarshal(mj, &r.Matches); err != nil {
 		return CallRecord{}, fmt.Errorf("matches json: %w", err)
+	}
+	if r.Call.PbxID == "" {
+		r.Call.PbxID = r.Call.ID // journaled before calls had their own ids
 	}
 	// JSON cannot carry invalid UTF-8; the columns have the caller's bytes as received.
 	r.Call.Remote.Raw, r.Call.Remote.Name = string(raw), string(name)
@@ -270,6 +279,14 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, erro
 		for _, e := range f.Extensions {
 			args = append(args, e)
 		}
+	}
+	if f.PbxID != "" {
+		q += ` AND pbx_id = ?`
+		args = append(args, f.PbxID)
+	}
+	if f.Source != "" {
+		q += ` AND source = ?`
+		args = append(args, f.Source)
 	}
 	if f.MissedOnly {
 		q += ` AND missed = ?`
@@ -405,4 +422,26 @@ func (s *Store) SetNote(ctx context.Context, id, author, text string) error {
 		}
 		return nil
 	})
+}
+
+// OpenCalls returns the journal entries of calls not ended (in progress when the last
+// run stopped), oldest first: the pipeline restores them at start.
+func (s *Store) OpenCalls(ctx context.Context) ([]CallRecord, error) {
+	rows, err := s.query(ctx, `SELECT `+callColumns+` FROM calls WHERE state <> ? ORDER BY started_at, id`, string(call.Ended))
+	if err != nil {
+		return nil, fmt.Errorf("store: open calls: %w", err)
+	}
+	defer rows.Close()
+	var out []CallRecord
+	for rows.Next() {
+		r, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: open calls: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: open calls: %w", err)
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -443,7 +444,7 @@ var hostile = []string{
 }
 
 func testCall(id string, started time.Time, name string, exts ...string) call.Call {
-	c := call.Call{ID: id, Source: "ami", Direction: call.Inbound, State: call.Ended,
+	c := call.Call{ID: id, PbxID: id, Source: "ami", Direction: call.Inbound, State: call.Ended,
 		Remote: call.Remote{Raw: "+49 30 9876543", Number: "+49309876543", Name: name},
 		DID:    "+49301111", StartedAt: started, EndedAt: started.Add(time.Minute), Cause: call.CauseNormal}
 	for _, e := range exts {
@@ -744,6 +745,50 @@ func TestConcurrentWriters(t *testing.T) {
 		last, err := stores[0].RecordsSince(ctx, 0, func(_ crm.Record, seq int64) error { seqs[seq] = true; return nil })
 		if err != nil || len(seqs) != total || last != total {
 			t.Fatalf("records: %d distinct sequence numbers up to %d (%v), want %d", len(seqs), last, err, total)
+		}
+	})
+}
+
+// TestJournalPbxID: calls are keyed by Ringside's id; the phone system's id (shared by two
+// sources, reused over time) finds them; entries without one read it as their id; calls
+// not ended are listed for the restore.
+func TestJournalPbxID(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(*testing.T) *Store) {
+		st := open(t)
+		ctx := t.Context()
+		t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		a := testCall("0193-a", t0, "A", "200")
+		a.PbxID = "1001"
+		b := testCall("0193-b", t0.Add(time.Second), "B", "201")
+		b.PbxID, b.Source, b.State, b.EndedAt = "1001", "esl", call.Answered, time.Time{}
+		old := testCall("1001", t0.Add(2*time.Second), "Old", "202")
+		old.PbxID = "" // journaled before Ringside had its own ids
+		if err := st.SaveCalls(ctx, []JournalEntry{{Call: a}, {Call: b}, {Call: old}}); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(f CallFilter) []string {
+			recs, err := st.ListCalls(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, r := range recs {
+				out = append(out, r.Call.ID+"/"+r.Call.PbxID)
+			}
+			return out
+		}
+		if got, want := ids(CallFilter{PbxID: "1001"}), []string{"1001/1001", "0193-b/1001", "0193-a/1001"}; !slices.Equal(got, want) {
+			t.Errorf("pbx_id 1001: %v, want %v", got, want)
+		}
+		if got, want := ids(CallFilter{PbxID: "1001", Source: "esl"}), []string{"0193-b/1001"}; !slices.Equal(got, want) {
+			t.Errorf("pbx_id 1001 of esl: %v, want %v", got, want)
+		}
+		inProgress, err := st.OpenCalls(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inProgress) != 1 || inProgress[0].Call.ID != "0193-b" {
+			t.Errorf("open calls: %+v", inProgress)
 		}
 	})
 }

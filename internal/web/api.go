@@ -20,6 +20,11 @@ import (
 
 func (w *Web) events(name string) http.Handler {
 	return w.pbxOnly(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.intakeStopped.Load() {
+			rw.Header().Set("Retry-After", "5")
+			apiError(rw, http.StatusServiceUnavailable, "Ringside is shutting down: send the event again shortly")
+			return
+		}
 		h, ok := w.d.Sources[name]
 		if !ok {
 			apiError(rw, http.StatusNotFound, "no webhook source is configured here (telephony: [{kind: webhook}])")
@@ -108,6 +113,17 @@ func (w *Web) listCalls(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.Limit = n
+	}
+	for _, p := range []struct {
+		name string
+		to   *string
+	}{{"pbx_id", &f.PbxID}, {"source", &f.Source}} {
+		v := q.Get(p.name)
+		if len(v) > 256 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			apiError(rw, http.StatusBadRequest, `query parameter "`+p.name+`" must be at most 256 bytes of text`)
+			return
+		}
+		*p.to = v
 	}
 	if s := q.Get("before"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)

@@ -181,10 +181,10 @@ func TestStreamIsPerUser(t *testing.T) {
 		if c == nil {
 			continue
 		}
-		if c["id"] == "stream-alice" {
+		if c["pbx_id"] == "stream-alice" {
 			t.Fatalf("bob's stream carries alice's call: %v", m)
 		}
-		if c["id"] == "stream-bob" {
+		if c["pbx_id"] == "stream-bob" {
 			break
 		}
 	}

@@ -55,9 +55,9 @@ func TestBrowserPop(t *testing.T) {
 	}
 	// The missed call is in the history, and stays there with the "missed only" filter.
 	run(t, ctx,
-		chromedp.WaitVisible(`#history li[data-call-id="pop-1"] .result.missed`),
+		chromedp.WaitVisible(`#history li[data-call-id="`+cid("pop-1")+`"] .result.missed`),
 		chromedp.Click(`#missed-only`),
-		chromedp.WaitVisible(`#history li[data-call-id="pop-1"]`),
+		chromedp.WaitVisible(`#history li[data-call-id="`+cid("pop-1")+`"]`),
 	)
 }
 
@@ -66,7 +66,7 @@ func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
 	ctx := ts.login(t, "carol")
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-1", "from": "040 5550100", "extension": "202"})
 	card := cardSel("pick-1")
-	run(t, ctx, waitJS(`document.querySelectorAll("#call-pick-1 .match").length == 2`))
+	run(t, ctx, waitJS(`document.querySelectorAll("#call-`+cid("pick-1")+` .match").length == 2`))
 	first := text(t, ctx, card+" .match .name")
 	// Pick the other one.
 	run(t, ctx,
@@ -81,7 +81,7 @@ func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
 
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pick-2", "from": "+49 40 5550100", "extension": "202"})
 	card2 := cardSel("pick-2")
-	run(t, ctx, waitJS(`(function(){var c=document.querySelector("#call-pick-2 .match .chosen");return !!c;})()`))
+	run(t, ctx, waitJS(`(function(){var c=document.querySelector("#call-`+cid("pick-2")+` .match .chosen");return !!c;})()`))
 	if got := text(t, ctx, card2+" .match .name"); got != picked {
 		t.Errorf("first match of the next call = %q, want her earlier choice %q", got, picked)
 	}
@@ -106,9 +106,9 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	card := cardSel("new-1")
 	run(t, ctx,
 		// An unknown caller's card opens the create form by itself.
-		waitJS(`(document.querySelector("#call-new-1 .create") || {}).open === true`),
+		waitJS(`(document.querySelector("#call-`+cid("new-1")+` .create") || {}).open === true`),
 		chromedp.WaitVisible(card+" .create-form input[name=first_name]"),
-		waitJS(`document.querySelector("#call-new-1 .formats").textContent != ""`),
+		waitJS(`document.querySelector("#call-`+cid("new-1")+` .formats").textContent != ""`),
 	)
 	var first, last, phone string
 	run(t, ctx,
@@ -127,8 +127,8 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 		chromedp.SendKeys(card+" input[name=company]", "Mustermann KG"),
 		chromedp.Click(card+" .create-form button[type=submit]"),
 		// After Create the form closes and the card shows the new record.
-		waitJS(`document.querySelector("#call-new-1 .lookup").textContent.indexOf("Created") >= 0`),
-		waitJS(`document.querySelector("#call-new-1 .create").hidden && document.querySelector("#call-new-1 .name").textContent == "Erika Mustermann"`),
+		waitJS(`document.querySelector("#call-`+cid("new-1")+` .lookup").textContent.indexOf("Created") >= 0`),
+		waitJS(`document.querySelector("#call-`+cid("new-1")+` .create").hidden && document.querySelector("#call-`+cid("new-1")+` .name").textContent == "Erika Mustermann"`),
 	)
 	ts.event(t, map[string]any{"event": "ended", "call_id": "new-1"})
 
@@ -145,7 +145,7 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	var rec struct {
 		RegardingName string `json:"regarding_name"`
 	}
-	ts.get(t, "carol", "/api/v1/calls/new-1", &rec)
+	ts.get(t, "carol", "/api/v1/calls/"+cid("new-1"), &rec)
 	if rec.RegardingName != "Erika Mustermann" {
 		t.Errorf("call new-1 regarding %q", rec.RegardingName)
 	}
@@ -162,17 +162,17 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	ts.event(t, map[string]any{"event": "ended", "call_id": "notes-1", "time": at(t0, 94*time.Second)})
 	run(t, ctx,
 		chromedp.WaitVisible(card+`[data-state=ended]`),
-		waitJS(`document.querySelector("#call-notes-1 .timer").textContent == "1:30"`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .timer").textContent == "1:30"`),
 		chromedp.SendKeys(card+" textarea", "Wants a quote for 20 licences."),
 		chromedp.Click(card+" .save-notes"),
-		waitJS(`document.querySelector("#call-notes-1 .notes-form .status").textContent.indexOf("Saved") >= 0`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .notes-form .status").textContent.indexOf("Saved") >= 0`),
 	)
 	want := func(notes string) crm.Activity {
 		t.Helper()
 		var as []crm.Activity
 		eventually(t, "the activity with notes "+notes, func() bool {
 			var err error
-			if as, err = ts.dir.Activities(t.Context(), "notes-1", nil); err != nil {
+			if as, err = ts.dir.Activities(t.Context(), cid("notes-1"), nil); err != nil {
 				t.Fatal(err)
 			}
 			if len(as) > 1 {
@@ -196,18 +196,18 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	run(t, ctx,
 		chromedp.SendKeys(card+" textarea", " Call back Monday."),
 		chromedp.Click(card+" .save-notes"),
-		waitJS(`document.querySelector("#call-notes-1 .save-notes").textContent == "Update notes" && !document.querySelector("#call-notes-1 .save-notes").disabled`),
+		waitJS(`document.querySelector("#call-`+cid("notes-1")+` .save-notes").textContent == "Update notes" && !document.querySelector("#call-`+cid("notes-1")+` .save-notes").disabled`),
 	)
 	want("Wants a quote for 20 licences. Call back Monday.")
-	run(t, ctx, chromedp.WaitVisible(`#history li[data-call-id="notes-1"]`))
-	if got := text(t, ctx, `#history li[data-call-id="notes-1"]`); !strings.Contains(got, "Wants a quote") || !strings.Contains(got, "1:30") || !strings.Contains(got, "carol") {
+	run(t, ctx, chromedp.WaitVisible(`#history li[data-call-id="`+cid("notes-1")+`"]`))
+	if got := text(t, ctx, `#history li[data-call-id="`+cid("notes-1")+`"]`); !strings.Contains(got, "Wants a quote") || !strings.Contains(got, "1:30") || !strings.Contains(got, "carol") {
 		t.Errorf("history row = %q", got)
 	}
 	// Later: the card is dismissed; the history brings the notes back for editing.
 	run(t, ctx,
 		chromedp.Click(card+" .dismiss"),
 		chromedp.WaitNotPresent(card),
-		chromedp.Click(`#history li[data-call-id="notes-1"] .row-actions button:last-child`),
+		chromedp.Click(`#history li[data-call-id="`+cid("notes-1")+`"] .row-actions button:last-child`),
 		chromedp.WaitVisible(card+" textarea"),
 	)
 	var notes string
@@ -240,7 +240,7 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 	var alerted bool
 	ts.event(t, map[string]any{"event": "ended", "call_id": "xss-1"})
 	run(t, ctx,
-		chromedp.WaitVisible(`#history li[data-call-id="xss-1"]`),
+		chromedp.WaitVisible(`#history li[data-call-id="`+cid("xss-1")+`"]`),
 		chromedp.Evaluate(`document.querySelectorAll("img").length`, &imgs),
 		chromedp.Evaluate(`!!window.__alerted`, &alerted),
 	)
@@ -252,7 +252,7 @@ func TestBrowserHostileCallerNameIsText(t *testing.T) {
 		t.Errorf("a dialog opened: %q", m)
 	default:
 	}
-	if got := text(t, ctx, `#history li[data-call-id="xss-1"]`); !strings.Contains(got, evil) {
+	if got := text(t, ctx, `#history li[data-call-id="`+cid("xss-1")+`"]`); !strings.Contains(got, evil) {
 		t.Errorf("history row = %q, want the name as text", got)
 	}
 }
@@ -278,7 +278,7 @@ func TestBrowserRingGroupAnsweredElsewhere(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=answered]`))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "grp-1"})
 	run(t, bob, chromedp.WaitVisible(card+`[data-state=ended]`))
-	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="grp-1"]`))
+	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="`+cid("grp-1")+`"]`))
 	if got := text(t, alice, card+" .badge"); got != "Answered by bob" {
 		t.Errorf("after the end alice's badge = %q", got)
 	}
@@ -295,12 +295,12 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 	run(t, bob, chromedp.WaitVisible(cardSel("priv-b")))
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-a"})
 	ts.event(t, map[string]any{"event": "ended", "call_id": "priv-b"})
-	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="priv-a"]`))
-	run(t, bob, chromedp.WaitVisible(`#history li[data-call-id="priv-b"]`))
+	run(t, alice, chromedp.WaitVisible(`#history li[data-call-id="`+cid("priv-a")+`"]`))
+	run(t, bob, chromedp.WaitVisible(`#history li[data-call-id="`+cid("priv-b")+`"]`))
 	var seen bool
 	var status int
 	run(t, bob,
-		chromedp.Evaluate(`!!document.querySelector('#call-priv-a, #history li[data-call-id="priv-a"]')`, &seen),
+		chromedp.Evaluate(`!!document.querySelector('#call-`+cid("priv-a")+`, #history li[data-call-id="`+cid("priv-a")+`"]')`, &seen),
 		chromedp.Evaluate(`fetch("/api/v1/calls/priv-a").then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 	)
 	if seen {
@@ -310,7 +310,7 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 		t.Errorf("bob's session GET /api/v1/calls/priv-a = %d, want 404", status)
 	}
 	// With bob's API token: neither the journal entry nor the list shows alice's call.
-	if code := ts.get(t, "bob", "/api/v1/calls/priv-a", nil); code != 404 {
+	if code := ts.get(t, "bob", "/api/v1/calls/"+cid("priv-a"), nil); code != 404 {
 		t.Errorf("bob's token GET /api/v1/calls/priv-a = %d", code)
 	}
 	var list struct {
@@ -320,7 +320,7 @@ func TestBrowserAgentSeesOnlyHerCalls(t *testing.T) {
 	}
 	ts.get(t, "bob", "/api/v1/calls?limit=1000", &list)
 	for _, c := range list.Calls {
-		if c.Call.ID == "priv-a" {
+		if c.Call.ID == cid("priv-a") {
 			t.Error("bob's call list has alice's call")
 		}
 	}
@@ -346,12 +346,12 @@ func TestBrowserReconnects(t *testing.T) {
 		var rec struct {
 			Call struct{ State string } `json:"call"`
 		}
-		return ts.get(t, "carol", "/api/v1/calls/away-1", &rec) == 200 && rec.Call.State == "ended"
+		return ts.get(t, "carol", "/api/v1/calls/"+cid("away-1"), &rec) == 200 && rec.Call.State == "ended"
 	})
 	run(t, ctx,
 		network.EmulateNetworkConditions(false, 0, -1, -1),
 		chromedp.WaitVisible(`#conn[data-state=connected]`),
-		chromedp.WaitVisible(`#history li[data-call-id="away-1"] .result.missed`),
+		chromedp.WaitVisible(`#history li[data-call-id="`+cid("away-1")+`"] .result.missed`),
 	)
 }
 
@@ -377,13 +377,13 @@ func TestBrowserRuleActions(t *testing.T) {
 		ts.event(t, map[string]any{"event": "ringing", "call_id": "rule-c", "from": "+49 221 3334445", "from_name": "Kölsch & Co", "extension": "205"})
 		card := cardSel("rule-c")
 		run(t, ctx,
-			waitJS(`(document.querySelector("#call-rule-c .create") || {}).open === true`),
-			waitJS(`document.querySelector("#call-rule-c input[name=entity][value=account]").checked`),
+			waitJS(`(document.querySelector("#call-`+cid("rule-c")+` .create") || {}).open === true`),
+			waitJS(`document.querySelector("#call-`+cid("rule-c")+` input[name=entity][value=account]").checked`),
 		)
 		ts.event(t, map[string]any{"event": "answered", "call_id": "rule-c", "extension": "205"})
-		run(t, ctx, waitJS(`document.querySelector("#call-rule-c .subject").textContent == "Support call with Kölsch & Co"`))
+		run(t, ctx, waitJS(`document.querySelector("#call-`+cid("rule-c")+` .subject").textContent == "Support call with Kölsch & Co"`))
 		var open bool
-		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-rule-c .notes").open`, &open))
+		run(t, ctx, chromedp.Evaluate(`document.querySelector("#call-`+cid("rule-c")+` .notes").open`, &open))
 		if !open {
 			t.Error("open_activity did not open the notes")
 		}
@@ -413,7 +413,7 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		for _, tg := range targets {
 			opened = opened || strings.HasSuffix(tg.URL, "/crm/contact/t-jane")
 		}
-		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("#call-auto-1 .open-main").hidden`, &blocked))
+		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector(cardSel("auto-1")+" .open-main").hidden`, &blocked))
 		return opened || blocked
 	})
 	t.Logf("opened in a new window: %v; blocked with the hint: %v", opened, blocked)
@@ -421,11 +421,11 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		if got := text(t, ctx, "#popup-hint"); !strings.Contains(got, "Allow pop-ups") && !strings.Contains(got, "allow pop-ups") {
 			t.Errorf("hint = %q", got)
 		}
-		if got := text(t, ctx, "#call-auto-1 .open-main"); got != "Open in CRM" {
+		if got := text(t, ctx, cardSel("auto-1")+" .open-main"); got != "Open in CRM" {
 			t.Errorf("fallback button = %q", got)
 		}
 		// A click is a user gesture: the browser lets that one open the record.
-		run(t, ctx, chromedp.Click("#call-auto-1 .open-main"))
+		run(t, ctx, chromedp.Click(cardSel("auto-1")+" .open-main"))
 		eventually(t, "the record opened after the click", func() bool {
 			targets, err := chromedp.Targets(ctx)
 			if err != nil {
@@ -570,11 +570,11 @@ func TestBrowserScreenshot(t *testing.T) {
 		ts.event(t, map[string]any{"event": "answered", "call_id": id, "extension": "203", "time": at(tt, 6*time.Second)})
 		ts.event(t, map[string]any{"event": "ended", "call_id": id, "time": at(tt, 4*time.Minute+12*time.Second)})
 	}
-	ts.post(t, "dana", "/api/v1/activities", `{"call_id":"shot-h2","notes":"Asked for the updated price list; sent by email."}`)
+	ts.post(t, "dana", "/api/v1/activities", `{"call_id":"`+cid("shot-h2")+`","notes":"Asked for the updated price list; sent by email."}`)
 	// A call carol answered and handed over to dana, with carol's notes.
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "shot-xfer", "from": "040 555 01 00", "extension": "202", "time": at(now, -3*time.Minute)})
 	ts.event(t, map[string]any{"event": "answered", "call_id": "shot-xfer", "extension": "202", "time": at(now, -170*time.Second)})
-	ts.post(t, "carol", "/api/v1/activities", `{"call_id":"shot-xfer","notes":"Delivery 4711 arrived damaged; wants a replacement."}`)
+	ts.post(t, "carol", "/api/v1/activities", `{"call_id":"`+cid("shot-xfer")+`","notes":"Delivery 4711 arrived damaged; wants a replacement."}`)
 	shots := map[string][]byte{}
 	for _, lang := range []string{"en", "de"} {
 		ctx := tab(t)

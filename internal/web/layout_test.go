@@ -144,12 +144,12 @@ func TestBrowserTransferShowsOrigin(t *testing.T) {
 	ctx := ts.login(t, "dana")
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "xfer-1", "from": "+49 30 9876543", "extension": "202"})
 	ts.event(t, map[string]any{"event": "answered", "call_id": "xfer-1", "extension": "202"})
-	if code := ts.post(t, "carol", "/api/v1/activities", `{"call_id":"xfer-1","notes":"Wants the March invoice corrected."}`); code != 202 {
+	if code := ts.post(t, "carol", "/api/v1/activities", `{"call_id":"`+cid("xfer-1")+`","notes":"Wants the March invoice corrected."}`); code != 202 {
 		t.Fatalf("carol's notes: %d", code)
 	}
 	ts.event(t, map[string]any{"event": "transferred", "call_id": "xfer-1", "extension": "202", "transfer_to": "203"})
 	card := cardSel("xfer-1")
-	run(t, ctx, chromedp.WaitVisible(card+" .transfer"), waitJS(`document.querySelector("#call-xfer-1 .entries").textContent.indexOf("March invoice") >= 0`))
+	run(t, ctx, chromedp.WaitVisible(card+" .transfer"), waitJS(`document.querySelector("#call-`+cid("xfer-1")+` .entries").textContent.indexOf("March invoice") >= 0`))
 	if got := text(t, ctx, card+" .transfer"); !strings.Contains(got, "carol") {
 		t.Errorf("transfer line = %q, want it to name carol", got)
 	}

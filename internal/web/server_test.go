@@ -22,6 +22,7 @@ import (
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/crm/builtin"
 	"github.com/ringside/ringside/internal/server"
+	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/testenv"
 )
 
@@ -349,7 +350,24 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-func cardSel(id string) string { return "#call-" + id }
+// cardSel selects the card of the call the phone system calls pbxID.
+func cardSel(pbxID string) string { return "#call-" + cid(pbxID) }
+
+// cid returns Ringside's id of the call the phone system calls pbxID (the newest), waiting
+// until the journal has it: the page and the API know calls by Ringside's id.
+func cid(pbxID string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, err := shared.ts.srv.Store().ListCalls(context.Background(), store.CallFilter{PbxID: pbxID, Limit: 1})
+		if err == nil && len(recs) > 0 {
+			return recs[0].Call.ID
+		}
+		if time.Now().After(deadline) {
+			panic("no journal entry for pbx id " + pbxID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 func at(base time.Time, d time.Duration) string { return base.Add(d).UTC().Format(time.RFC3339Nano) }
 

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringside/ringside/internal/agent"
@@ -98,7 +99,13 @@ type Web struct {
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
 	tokens tokenCache
+
+	intakeStopped atomic.Bool // shutting down: events answer 503
 }
+
+// StopIntake makes /api/v1/events answer 503 with Retry-After from now on: the server
+// is shutting down and applies only what it already acknowledged.
+func (w *Web) StopIntake() { w.intakeStopped.Store(true) }
 
 type asset struct {
 	name, hash, ctype string

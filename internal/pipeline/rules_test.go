@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -75,6 +75,7 @@ func (j *memJournal) AnnotateCall(_ context.Context, id string, a store.Annotati
 	return nil
 }
 
+func (j *memJournal) OpenCalls(context.Context) ([]store.CallRecord, error) { return nil, nil }
 func (j *memJournal) Enqueue(_ context.Context, it store.OutboxItem) (int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -119,9 +120,7 @@ func TestSlowLookupRunsRulesLate(t *testing.T) {
 		msgs <- m
 	})
 	j := &memJournal{calls: map[string]store.CallRecord{}}
-	p := newPipeline(nil, call.NewTracker(call.TrackerConfig{Parse: parser.Parse}), lk, parser, hub, j, true, 2)
-	p.rules = eng
-	p.log = slog.New(slog.DiscardHandler)
+	p := New(Options{Log: slog.New(slog.DiscardHandler), Rules: eng, Lookup: lk, Parser: parser, Hub: hub, Journal: j, LogCalls: true, Shards: 2})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()

@@ -1,0 +1,552 @@
+// Package pipeline turns what phone systems report into pops, journal entries and CRM
+// writes.
+//
+// # The flow
+//
+// A connector hands a call.Signal to Emit. Emit routes it by (source, the phone system's
+// call id) to one of a fixed number of shards and returns; it blocks only while that
+// shard's queue is full (backpressure from the journal or the agents, never from the CRM).
+// Each shard is one goroutine, the call's owner: it holds a call.Tracker of its own and a
+// small record per call (caller matches, lookup state, the last rule input), and it alone
+// changes them, in order: signals, lookup results, the pop timeout, expiry, restore. There
+// is no lock over call state.
+//
+// The first time a call's number is known (first signal, or a later one: late caller ID),
+// the owner asks the lookup service. A cached answer is used at once. Otherwise the request
+// runs on its own goroutine (the lookup service coalesces one number's requests and bounds
+// the CRM requests in flight, lookup.max_in_flight), and the owner holds that call's events
+// (only that call's) until the answer is posted back to it as a message, or until
+// lookup.pop_timeout, a timer message to itself: then the pop goes out "lookup: pending"
+// and call.updated follows with the answer, running the rules that now hold.
+//
+// Every change of a call makes a snapshot with a per-call sequence number. The journal
+// writer (one goroutine, batching) keeps only the newest snapshot of each call, so an older
+// one is never written after a newer one; the activity a log_activity rule asks for is
+// queued once the journal holds the snapshot that asked (and the lookup has answered), and
+// built from the journal.
+//
+// # The call id
+//
+// The tracker gives every call Ringside's own id at first sight (UUID v7: unique across
+// sources and over time): call.Call.ID, the key of the journal, the CRM activity, the
+// outbox group and webhooks. The phone system's id stays in Call.PbxID with Call.Source.
+// A phone system id seen again after its call ended (and the tracker's linger passed)
+// starts a new call.
+//
+// # Restart and shutdown
+//
+// Run first restores the journal's calls not ended into their owners, so that their later
+// signals (or a connector's resync) continue them; a restored call whose end never comes
+// is closed after calls.max_age with the cause end_not_seen. When Run's context ends,
+// each shard applies every signal already queued (the webhook answered 202 for them),
+// pops held calls as pending, and the journal and the writes are flushed before Run
+// returns. After a kill -9, what the journal holds is restored: signals of the last moments
+// before the kill (the writer batches) may be lost.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ringside/ringside/internal/activity"
+	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/crm"
+	"github.com/ringside/ringside/internal/lookup"
+	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/rules"
+	"github.com/ringside/ringside/internal/store"
+)
+
+// Message is one stream message: a call event with who the caller is.
+type Message struct {
+	Type    call.EventType `json:"type"`
+	Resync  bool           `json:"resync,omitempty"` // caused by a resynchronisation: update the card, do not pop again (keep it second: see isPop)
+	Recv    time.Time      `json:"-"`                // when the cause reached Ringside: the hub measures pop latency from it
+	Call    call.Call      `json:"call"`
+	Leg     *call.Leg      `json:"leg,omitempty"`
+	From    string         `json:"from,omitempty"`
+	Matches []crm.Match    `json:"matches"`
+	// Lookup says how far the CRM lookup is: done, pending (the CRM is slow; a
+	// call.updated follows), failed, or skipped (withheld number).
+	Lookup string `json:"lookup"`
+	// AnsweredByUser names the user who answered, for "answered by Bob".
+	AnsweredByUser string `json:"answered_by_user,omitempty"`
+	// Pop is true when a rule pops this event (ringing and dialing messages are only
+	// sent when one does).
+	Pop bool `json:"pop,omitempty"`
+	// Actions are what the rules ask the agent's page to do.
+	Actions []rules.UIAction `json:"actions,omitempty"`
+	Time    time.Time        `json:"time"`
+}
+
+// MsgUpdated is the extra stream message type sent when a pending lookup completes.
+const MsgUpdated call.EventType = "call.updated"
+
+// Hub is the part of the agent hub the pipeline sends to.
+type Hub interface {
+	Recipients(ev call.Event) []string
+	UsersAt(ext string) []string
+	SendSince(user string, msg []byte, since time.Time) int
+}
+
+// Journal is the part of the store the pipeline writes to and restores from.
+type Journal interface {
+	SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error
+	SaveCalls(ctx context.Context, entries []store.JournalEntry) error
+	GetCall(ctx context.Context, id string) (store.CallRecord, error)
+	AnnotateCall(ctx context.Context, id string, a store.Annotation) error
+	OpenCalls(ctx context.Context) ([]store.CallRecord, error)
+	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
+}
+
+// Options are what a pipeline needs. Lookup, Parser, Hub and Journal are required.
+type Options struct {
+	Log     *slog.Logger
+	Rules   *rules.Engine // nil: the default rules
+	Lookup  *lookup.Service
+	Parser  *phone.Parser
+	Hub     Hub
+	Journal Journal
+	// Tracker configures each shard's tracker (Parse defaults to Parser.Parse, NewID to
+	// UUID v7).
+	Tracker call.TrackerConfig
+	// LogCalls says the CRM takes phone-call activities.
+	LogCalls bool
+	// AgentOf names the user (and email) at an extension.
+	AgentOf func(ext string) (string, string)
+	// Observe is told of every event delivered (metrics).
+	Observe func(ev call.Event, recipients int, since time.Time)
+	// Kick wakes the outbox after a write was queued.
+	Kick func()
+	// Shards is the number of owner goroutines. Default 8.
+	Shards int
+	// QueueLen bounds each shard's signal queue. Default 256.
+	QueueLen int
+	// ExpireEvery is how often owners expire calls. Default 1s.
+	ExpireEvery time.Duration
+}
+
+// Pipeline runs calls. Build it with New, run it with Run.
+type Pipeline struct {
+	o      Options
+	log    *slog.Logger
+	rules  *rules.Engine
+	shards []*shard
+
+	jmu     sync.Mutex
+	jq      map[string]snapshot // call id → newest snapshot to save
+	jnotify chan struct{}
+
+	wq chan store.OutboxItem // rule writes (webhooks), in event order
+
+	running chan struct{} // closed while Run runs (after the restore)
+	lctx    context.Context
+}
+
+// New builds a pipeline; it starts nothing.
+func New(o Options) *Pipeline {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Shards <= 0 {
+		o.Shards = 8
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = 256
+	}
+	if o.ExpireEvery <= 0 {
+		o.ExpireEvery = time.Second
+	}
+	if o.Kick == nil {
+		o.Kick = func() {}
+	}
+	if o.Tracker.Parse == nil {
+		o.Tracker.Parse = o.Parser.Parse
+	}
+	if o.Tracker.NewID == nil {
+		o.Tracker.NewID = newID
+	}
+	p := &Pipeline{o: o, log: o.Log, rules: o.Rules, jq: map[string]snapshot{}, jnotify: make(chan struct{}, 1),
+		wq: make(chan store.OutboxItem, 1024), running: make(chan struct{}), lctx: context.Background()}
+	if p.rules == nil {
+		p.rules, _ = rules.New(&config.Config{}, rules.Options{})
+	}
+	for range o.Shards {
+		p.shards = append(p.shards, newShard(p))
+	}
+	return p
+}
+
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// Rules returns the rules in force.
+func (p *Pipeline) Rules() *rules.Engine { return p.rules }
+
+// shardOf routes a call by its source and the phone system's id (FNV-1a, no allocation).
+func (p *Pipeline) shardOf(source, pbxID string) *shard {
+	h := uint32(2166136261)
+	for i := 0; i < len(source); i++ {
+		h = (h ^ uint32(source[i])) * 16777619
+	}
+	h = (h ^ 0) * 16777619
+	for i := 0; i < len(pbxID); i++ {
+		h = (h ^ uint32(pbxID[i])) * 16777619
+	}
+	return p.shards[h%uint32(len(p.shards))]
+}
+
+// Emit takes a signal from a source. It blocks while the call's shard queue is full
+// (backpressure) and never drops a signal; it never waits for the CRM.
+func (p *Pipeline) Emit(s call.Signal) {
+	p.shardOf(s.Source, s.CallID).in <- item{sig: s, recv: time.Now()}
+}
+
+// Run restores the calls in progress from the journal, then handles signals until ctx
+// ends; then it applies what was queued, flushes the journal and the writes, and returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	lctx, lcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer lcancel()
+	p.lctx = lctx
+	p.restore(context.WithoutCancel(ctx)) // a stop right after the start still restores
+	close(p.running)
+	bg := context.WithoutCancel(ctx)
+	var owners, rest sync.WaitGroup
+	for _, sh := range p.shards {
+		owners.Go(func() { sh.run(ctx) })
+	}
+	jctx, jstop := context.WithCancel(bg)
+	rest.Go(func() { p.runJournal(jctx) })
+	rest.Go(func() { p.runWrites(jctx) })
+	owners.Wait() // every owner drained its queue
+	jstop()
+	rest.Wait()
+	p.flushJournal(bg)
+	p.drainWrites(bg)
+	return nil
+}
+
+// restore gives the journal's calls not ended back to their owners.
+func (p *Pipeline) restore(ctx context.Context) {
+	recs, err := p.o.Journal.OpenCalls(ctx)
+	if err != nil {
+		p.log.Error("reading calls in progress from the journal; none restored", "err", err)
+		return
+	}
+	for _, r := range recs {
+		p.shardOf(r.Call.Source, r.Call.PbxID).restore(r)
+	}
+	if len(recs) > 0 {
+		p.log.Info("calls in progress restored from the journal", "calls", len(recs))
+	}
+}
+
+// Active is a call in progress with what is known of its caller.
+type Active struct {
+	Call    call.Call
+	Matches []crm.Match
+	Lookup  string
+}
+
+// Active returns the calls in progress with their callers, asking each owner (for the
+// stream greeting). Before Run, it reads the trackers.
+func (p *Pipeline) Active() []Active {
+	select {
+	case <-p.running:
+	default:
+		var out []Active
+		for _, sh := range p.shards {
+			for _, c := range sh.tr.Active() {
+				out = append(out, Active{Call: c, Lookup: "pending"})
+			}
+		}
+		return out
+	}
+	replies := make(chan []Active, len(p.shards))
+	for _, sh := range p.shards {
+		sh.post(func() { replies <- sh.active() })
+	}
+	var out []Active
+	timeout := time.After(2 * time.Second)
+	for range p.shards {
+		select {
+		case a := <-replies:
+			out = append(out, a...)
+		case <-timeout: // an owner stopped: answer with what came
+			return out
+		}
+	}
+	return out
+}
+
+// ActiveCalls returns snapshots of the calls in progress (admin live board, greeting).
+func (p *Pipeline) ActiveCalls() []call.Call {
+	var out []call.Call
+	for _, sh := range p.shards {
+		out = append(out, sh.tr.Active()...)
+	}
+	return out
+}
+
+// Tracked returns the number of calls the trackers hold (in progress or lingering).
+func (p *Pipeline) Tracked() int {
+	n := 0
+	for _, sh := range p.shards {
+		n += sh.tr.Len()
+	}
+	return n
+}
+
+// send delivers msg to the recipients with their UI actions. A popable message goes only
+// to the users a rule pops it for (or has UI actions for: then with "pop": false). With
+// before (a late lookup answer), only rules that did not hold before run. It returns how
+// many users were sent the message.
+func (p *Pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, before *rules.Input, popable bool) int {
+	var encoded map[string][]byte // by pop and actions: most users share one encoding
+	var first []byte
+	var firstKey string
+	sent := 0
+	for _, u := range rcpt {
+		r := res
+		if p.rules.PerUser() && in.Event != "" {
+			one := *in
+			one.Users = []string{u}
+			r = p.rules.Evaluate(&one)
+			if before != nil {
+				was := *before
+				was.Users = one.Users
+				r = r.Without(p.rules.Evaluate(&was))
+			}
+		}
+		m := msg
+		m.Pop = r.Pop()
+		acts, err := r.UI(in)
+		if err != nil {
+			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+		}
+		if popable && !m.Pop && len(acts) == 0 {
+			continue
+		}
+		m.Actions = acts
+		key := ""
+		if m.Pop || len(acts) > 0 {
+			k, _ := json.Marshal(struct {
+				Pop bool
+				A   []rules.UIAction
+			}{m.Pop, acts})
+			key = string(k)
+		}
+		var b []byte
+		switch {
+		case first != nil && key == firstKey:
+			b = first
+		case encoded[key] != nil:
+			b = encoded[key]
+		default:
+			if b, err = json.Marshal(m); err != nil {
+				p.log.Error("encoding stream message", "call_id", in.Call.ID, "err", err)
+				return sent
+			}
+			if first == nil {
+				first, firstKey = b, key
+			} else {
+				if encoded == nil {
+					encoded = map[string][]byte{}
+				}
+				encoded[key] = b
+			}
+		}
+		p.o.Hub.SendSince(u, b, m.Recv)
+		sent++
+	}
+	return sent
+}
+
+// agentFor names the agent of an event: the user at its leg, else the one who answered.
+func (p *Pipeline) agentFor(ev call.Event) (string, string) {
+	if p.o.AgentOf == nil {
+		return "", ""
+	}
+	ext := ev.Call.AnsweredBy
+	if ev.Leg != nil {
+		if ev.Leg.User != "" {
+			return ev.Leg.User, ""
+		}
+		ext = ev.Leg.Extension
+	}
+	if ext == "" {
+		return "", ""
+	}
+	return p.o.AgentOf(ext)
+}
+
+// queueWebhooks hands the webhooks of res to the writer, in event order.
+func (p *Pipeline) queueWebhooks(in *rules.Input, res rules.Result) {
+	items, err := res.Webhooks(in)
+	if err != nil {
+		p.log.Error("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+	}
+	for _, it := range items {
+		p.wq <- it
+	}
+}
+
+// runWrites puts the rules' writes into the outbox, in the order they were made.
+func (p *Pipeline) runWrites(ctx context.Context) {
+	for {
+		select {
+		case it := <-p.wq:
+			p.enqueue(context.WithoutCancel(ctx), it)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *Pipeline) drainWrites(ctx context.Context) {
+	for {
+		select {
+		case it := <-p.wq:
+			p.enqueue(ctx, it)
+		default:
+			return
+		}
+	}
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, it store.OutboxItem) {
+	if _, err := p.o.Journal.Enqueue(ctx, it); err != nil {
+		p.log.Error("rule action not queued", "kind", it.Kind, "key", it.Key, "err", err)
+		return
+	}
+	p.o.Kick()
+}
+
+// logRequest is a log_activity a rule asked for.
+type logRequest struct {
+	opts rules.LogOptions
+	in   rules.Input
+}
+
+// snapshot is a call to save, with the number of the change that made it and, when the
+// call is to be logged, the request.
+type snapshot struct {
+	c       call.Call
+	matches []crm.Match
+	seq     uint64
+	log     *logRequest
+}
+
+// queueJournal asks the writer to save sn unless it holds a newer snapshot of the call.
+func (p *Pipeline) queueJournal(sn snapshot) {
+	p.jmu.Lock()
+	if old, ok := p.jq[sn.c.ID]; ok {
+		if old.seq > sn.seq {
+			sn = old // never happens from one owner; kept as the rule
+		}
+		if sn.log == nil {
+			sn.log = old.log
+		}
+	}
+	p.jq[sn.c.ID] = sn
+	p.jmu.Unlock()
+	select {
+	case p.jnotify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pipeline) runJournal(ctx context.Context) {
+	for {
+		select {
+		case <-p.jnotify:
+			p.flushJournal(context.WithoutCancel(ctx))
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// flushJournal writes the newest snapshot of every call that changed, then queues the
+// activities asked for.
+func (p *Pipeline) flushJournal(ctx context.Context) {
+	p.jmu.Lock()
+	q := p.jq
+	p.jq = map[string]snapshot{}
+	p.jmu.Unlock()
+	if len(q) == 0 {
+		return
+	}
+	entries := make([]store.JournalEntry, 0, len(q))
+	snaps := make([]snapshot, 0, len(q))
+	for _, sn := range q {
+		entries = append(entries, store.JournalEntry{Call: sn.c, Matches: sn.matches})
+		snaps = append(snaps, sn)
+	}
+	saved := make([]bool, len(entries))
+	if err := p.o.Journal.SaveCalls(ctx, entries); err == nil {
+		for i := range saved {
+			saved[i] = true
+		}
+	} else {
+		for i, e := range entries {
+			if err := p.o.Journal.SaveCall(ctx, e.Call, e.Matches); err != nil {
+				p.log.Error("journal write failed", "call_id", e.Call.ID, "err", err)
+				continue
+			}
+			saved[i] = true
+		}
+	}
+	for i, sn := range snaps {
+		if saved[i] && sn.log != nil {
+			p.logActivity(ctx, sn.c.ID, sn.log)
+		}
+	}
+}
+
+// logActivity queues the phone-call activity of a call, built from its journal entry.
+// Every write of a call has the call's key, so the CRM keeps one activity per call.
+func (p *Pipeline) logActivity(ctx context.Context, id string, req *logRequest) {
+	rec, err := p.o.Journal.GetCall(ctx, id)
+	if err != nil {
+		p.log.Error("reading journal entry; call not logged", "call_id", id, "err", err)
+		return
+	}
+	a := activity.Build(rec, p.o.AgentOf, time.Now())
+	subject, agent := a.Subject, a.Agent
+	in := req.in
+	in.Call, in.Matches, in.Agent, in.AgentEmail = rec.Call, rec.Matches, a.Agent, a.AgentEmail
+	if err := req.opts.Apply(&a, &in); err != nil {
+		p.log.Warn("rule action failed; default subject used", "call_id", id, "err", err)
+	}
+	// The rule's choices go into the journal: the activity is built from it when it is
+	// delivered.
+	var ann store.Annotation
+	if a.Subject != subject {
+		ann.LogSubject = &a.Subject
+	}
+	if a.Agent != agent {
+		ann.LogOwner = &a.Agent
+	}
+	if ann.LogSubject != nil || ann.LogOwner != nil {
+		if err := p.o.Journal.AnnotateCall(ctx, id, ann); err != nil {
+			p.log.Error("saving the rule's subject; default used", "call_id", id, "err", err)
+		}
+	}
+	if err := activity.Queue(ctx, p.o.Journal, id); err != nil {
+		p.log.Error("queueing call log", "call_id", id, "err", err)
+		return
+	}
+	p.o.Kick()
+}
