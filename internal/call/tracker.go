@@ -114,8 +114,8 @@ func (t *Tracker) Current(source, pbxID string) (Call, bool) {
 // Restore takes back a call in progress that an earlier run journaled, so that its later
 // signals continue it rather than start a new call. Its last signal counts as seen at its
 // latest recorded time: MaxAge runs from there. A call the tracker already holds is left
-// as it is.
-func (t *Tracker) Restore(c Call) {
+// as it is (Restore returns false).
+func (t *Tracker) Restore(c Call) bool {
 	if c.PbxID == "" {
 		c.PbxID = c.ID
 	}
@@ -136,9 +136,26 @@ func (t *Tracker) Restore(c Call) {
 	defer t.mu.Unlock()
 	k := trackKey{c.Source, c.PbxID}
 	if t.calls[k] != nil {
-		return
+		return false
 	}
 	t.calls[k] = &tracked{c: c.snapshot(), seen: seen}
+	return true
+}
+
+// Forget drops the calls in progress of source without ending them, and returns them:
+// another node of a cluster runs the source now and carries them on. Ended calls stay
+// (they linger as usual).
+func (t *Tracker) Forget(source string) []Call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Call
+	for k, tc := range t.calls {
+		if k.source == source && tc.c.State != Ended {
+			out = append(out, tc.c.snapshot())
+			delete(t.calls, k)
+		}
+	}
+	return out
 }
 
 func (c Call) snapshot() Call {

@@ -165,3 +165,37 @@ func TestResyncEventsAreMarked(t *testing.T) {
 		t.Fatalf("live end after resync: %+v", evs)
 	}
 }
+
+// TestTrackerForget: a source given up (another node runs it now) takes its calls in
+// progress with it, unended; other sources' calls and ended calls stay; a restored call
+// is held once.
+func TestTrackerForget(t *testing.T) {
+	tr := NewTracker(TrackerConfig{})
+	a := sig(SigRinging, "200")
+	a.Source, a.CallID = "ami", "a1"
+	b := a
+	b.Source = "esl"
+	done := a
+	done.CallID = "a2"
+	tr.Handle(a)
+	tr.Handle(b)
+	tr.Handle(done)
+	done.Kind = SigEnded
+	tr.Handle(done)
+	got := tr.Forget("ami")
+	if len(got) != 1 || got[0].PbxID != "a1" || got[0].State != Ringing {
+		t.Fatalf("forgot %+v, want a1 ringing", got)
+	}
+	if _, ok := tr.Current("ami", "a1"); ok {
+		t.Error("a1 still held")
+	}
+	if _, ok := tr.Current("esl", "a1"); !ok {
+		t.Error("the other source's call was forgotten")
+	}
+	if _, ok := tr.Current("ami", "a2"); !ok {
+		t.Error("the ended call was forgotten before its linger")
+	}
+	if !tr.Restore(got[0]) || tr.Restore(got[0]) {
+		t.Error("Restore: want true once, then false")
+	}
+}

@@ -27,6 +27,7 @@ type harness struct {
 	lcfg   lookup.Config
 	shards int
 	msgs   chan Message
+	leased func(source string) bool // Options.Leased of the next start
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -61,7 +62,7 @@ func (h *harness) start() {
 		h.msgs <- m
 	})
 	h.p = New(Options{Log: slog.New(slog.DiscardHandler), Lookup: lk, Parser: parser, Hub: hub, Journal: h.st, LogCalls: true,
-		Shards: h.shards, Tracker: call.TrackerConfig{Linger: time.Millisecond}, ExpireEvery: 5 * time.Millisecond})
+		Shards: h.shards, Tracker: call.TrackerConfig{Linger: time.Millisecond}, ExpireEvery: 5 * time.Millisecond, Leased: h.leased})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
 	go func() { h.p.Run(ctx); close(h.done) }()

@@ -47,6 +47,8 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -130,6 +132,10 @@ type Options struct {
 	QueueLen int
 	// ExpireEvery is how often owners expire calls. Default 1s.
 	ExpireEvery time.Duration
+	// Leased tells the sources that one node of a cluster runs at a time (under a
+	// lease). Their calls in progress are not restored at start but when this node takes
+	// the source (Adopt), and forgotten when it gives the source up (Release). Nil: none.
+	Leased func(source string) bool
 }
 
 // Pipeline runs calls. Build it with New, run it with Run.
@@ -146,6 +152,7 @@ type Pipeline struct {
 	wq chan store.OutboxItem // rule writes (webhooks), in event order
 
 	running chan struct{} // closed while Run runs (after the restore)
+	stopped chan struct{} // closed when the owners have returned
 	lctx    context.Context
 }
 
@@ -173,7 +180,7 @@ func New(o Options) *Pipeline {
 		o.Tracker.NewID = newID
 	}
 	p := &Pipeline{o: o, log: o.Log, rules: o.Rules, jq: map[string]snapshot{}, jnotify: make(chan struct{}, 1),
-		wq: make(chan store.OutboxItem, 1024), running: make(chan struct{}), lctx: context.Background()}
+		wq: make(chan store.OutboxItem, 1024), running: make(chan struct{}), stopped: make(chan struct{}), lctx: context.Background()}
 	if p.rules == nil {
 		p.rules, _ = rules.New(&config.Config{}, rules.Options{})
 	}
@@ -230,6 +237,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	rest.Go(func() { p.runJournal(jctx) })
 	rest.Go(func() { p.runWrites(jctx) })
 	owners.Wait() // every owner drained its queue
+	close(p.stopped)
 	jstop()
 	rest.Wait()
 	p.flushJournal(bg)
@@ -244,11 +252,78 @@ func (p *Pipeline) restore(ctx context.Context) {
 		p.log.Error("reading calls in progress from the journal; none restored", "err", err)
 		return
 	}
+	n := 0
 	for _, r := range recs {
-		p.shardOf(r.Call.Source, r.Call.PbxID).restore(r)
+		if p.o.Leased != nil && p.o.Leased(r.Call.Source) {
+			continue // the node that takes the source adopts them
+		}
+		if p.shardOf(r.Call.Source, r.Call.PbxID).restore(r) {
+			n++
+		}
 	}
-	if len(recs) > 0 {
-		p.log.Info("calls in progress restored from the journal", "calls", len(recs))
+	if n > 0 {
+		p.log.Info("calls in progress restored from the journal", "calls", n)
+	}
+}
+
+// Adopt takes back the journal's calls in progress of source, for a node that has just
+// taken the source over (a cluster's lease: the node that ran it may have died
+// mid-call). The source's signals and its resync then continue those calls under their
+// Ringside ids instead of starting new ones. It returns once every owner holds them, so
+// call it before the source runs. It returns how many calls were taken back.
+func (p *Pipeline) Adopt(ctx context.Context, source string) (int, error) {
+	recs, err := p.o.Journal.OpenCalls(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: reading the calls in progress of %s: %w", source, err)
+	}
+	by := map[*shard][]store.CallRecord{}
+	for _, r := range recs {
+		if r.Call.Source == source {
+			sh := p.shardOf(r.Call.Source, r.Call.PbxID)
+			by[sh] = append(by[sh], r)
+		}
+	}
+	done := make(chan int, len(by))
+	for sh, rs := range by {
+		sh.post(func() {
+			k := 0
+			for _, r := range rs {
+				if sh.restore(r) {
+					k++
+				}
+			}
+			done <- k
+		})
+	}
+	n := 0
+	for range by {
+		select {
+		case k := <-done:
+			n += k
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-p.stopped:
+			return n, errors.New("pipeline: stopped")
+		}
+	}
+	return n, nil
+}
+
+// Release forgets the calls in progress of source without ending them: this node gave
+// the source up (it lost the lease), and the node that takes it over adopts them from
+// the journal. Signals the source emitted before it stopped are applied first. It
+// returns once every owner forgot them (at once when the pipeline has stopped).
+func (p *Pipeline) Release(source string) {
+	done := make(chan struct{}, len(p.shards))
+	for _, sh := range p.shards {
+		sh.post(func() { sh.forget(source); done <- struct{}{} })
+	}
+	for range p.shards {
+		select {
+		case <-done:
+		case <-p.stopped:
+			return
+		}
 	}
 }
 

@@ -97,15 +97,7 @@ func (sh *shard) run(ctx context.Context) {
 // drain applies every signal already queued, and pops calls still waiting for the CRM
 // as pending (with their logs, so that nothing acknowledged is lost).
 func (sh *shard) drain() {
-	for {
-		select {
-		case it := <-sh.in:
-			sh.signal(it)
-			continue
-		default:
-		}
-		break
-	}
+	sh.applyQueued()
 	sh.runBox()
 	for _, o := range sh.calls {
 		if o.holding {
@@ -114,6 +106,18 @@ func (sh *shard) drain() {
 		if o.log != nil {
 			sh.journal(o, o.log)
 			o.log = nil
+		}
+	}
+}
+
+// applyQueued applies the signals already in the queue.
+func (sh *shard) applyQueued() {
+	for {
+		select {
+		case it := <-sh.in:
+			sh.signal(it)
+		default:
+			return
 		}
 	}
 }
@@ -330,9 +334,12 @@ func (sh *shard) expire() {
 	}
 }
 
-// restore takes back a journaled call in progress (before the owner runs).
-func (sh *shard) restore(r store.CallRecord) {
-	sh.tr.Restore(r.Call)
+// restore takes back a journaled call in progress (before the owner runs, or on the
+// owner); false when the tracker holds the call already.
+func (sh *shard) restore(r store.CallRecord) bool {
+	if !sh.tr.Restore(r.Call) {
+		return false
+	}
 	o := &owned{c: r.Call, matches: r.Matches, lookup: "done"}
 	if n := sh.p.o.Parser.Parse(r.Call.Remote.Raw); r.Call.Remote.Raw == "" || !n.Lookupable() {
 		o.lookup = "skipped"
@@ -340,6 +347,27 @@ func (sh *shard) restore(r store.CallRecord) {
 		o.number = n
 	}
 	sh.calls[r.Call.ID] = o
+	return true
+}
+
+// forget drops the calls in progress of source without ending them (on the owner, after
+// the source stopped): events held for a lookup go out first, so that the journal has
+// them for the node that adopts the calls.
+func (sh *shard) forget(source string) {
+	sh.applyQueued()
+	for _, c := range sh.tr.Forget(source) {
+		o := sh.calls[c.ID]
+		if o == nil {
+			continue
+		}
+		if o.holding {
+			sh.release(o)
+		}
+		if o.timer != nil {
+			o.timer.Stop()
+		}
+		delete(sh.calls, c.ID)
+	}
 }
 
 // active lists the owner's calls in progress (on the owner).

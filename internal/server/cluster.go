@@ -104,6 +104,14 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 		defer wg.Wait()
 		defer stop()
 		s.serveDial(lctx, &wg, ns) // other nodes' click-to-dial for this source
+		// The calls the last holder journaled go on here under their Ringside ids; when
+		// this node gives the source up, the next holder takes them.
+		if n, err := s.pipe.Adopt(lctx, ns.name); err != nil {
+			s.log.Warn("calls in progress not taken over; they start anew", "source", ns.name, "err", err)
+		} else if n > 0 {
+			s.log.Info("calls in progress taken over", "source", ns.name, "calls", n)
+		}
+		defer s.pipe.Release(ns.name)
 		if err := ns.src.Run(lctx, s.pipe.Emit); err != nil {
 			runErr = err
 			cancel()
@@ -134,6 +142,21 @@ func (s *Server) standby(name string) bool {
 	s.clu.mu.Lock()
 	defer s.clu.mu.Unlock()
 	return !s.clu.held[name]
+}
+
+// leased reports whether the named source runs under a lease (one node of the cluster
+// at a time): it is not fed over HTTP, and the node has leases.
+func (s *Server) leased(name string) bool {
+	if s.clu == nil || s.clu.leases == nil {
+		return false
+	}
+	for _, ns := range s.sources {
+		if ns.name == name {
+			_, isHTTP := ns.src.(http.Handler)
+			return !isHTTP
+		}
+	}
+	return false // not configured (any more): restored at start as before
 }
 
 // Holds reports whether this node holds the lease of the named phone-system source (true

@@ -168,6 +168,7 @@ func (s *Server) build(ctx context.Context) error {
 		Log: s.log.With("component", "pipeline"), Rules: eng, Lookup: s.lookup, Parser: s.parser, Hub: s.hub, Journal: s.st,
 		Tracker:  call.TrackerConfig{MaxAge: cfg.Calls.MaxAge, LegGrace: cfg.Calls.LegGrace},
 		LogCalls: logs, AgentOf: s.agentOf, Observe: s.met.observe, Kick: func() { kick() },
+		Leased: s.leased,
 	})
 
 	handlers := map[string]outbox.Handler{}

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ type Msg struct {
 	Resync bool   `json:"resync"`
 	Lookup string `json:"lookup"`
 	Call   struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
+		ID     string `json:"id"`     // Ringside's id
+		PbxID  string `json:"pbx_id"` // the phone system's id
+		Source string `json:"source"`
+		State  string `json:"state"`
 	} `json:"call"`
 	Matches []struct {
 		Name string `json:"name"`
@@ -81,6 +84,24 @@ func Pops(ms []Msg, callID string) int {
 		}
 	}
 	return n
+}
+
+// PbxPops counts the pops (as Pops) of the call the phone system calls pbxID, and
+// returns every Ringside id under which a message of that call appeared: a call that
+// keeps its identity (across a reconnect, a takeover, a restart) shows exactly one.
+func PbxPops(ms []Msg, pbxID string) (pops int, ids []string) {
+	for _, m := range ms {
+		if m.Call.PbxID != pbxID {
+			continue
+		}
+		if m.Type == "call.ringing" && !m.Resync {
+			pops++
+		}
+		if !slices.Contains(ids, m.Call.ID) {
+			ids = append(ids, m.Call.ID)
+		}
+	}
+	return pops, ids
 }
 
 // Eventually polls cond (the state of another component or process, which has no event

@@ -112,7 +112,9 @@ func (e *env) start(name string) *proc {
 	dir := t.TempDir()
 	port := testenv.FreePort(t)
 	cfg := filepath.Join(dir, "ringside.yaml")
-	y := fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\nlog_level: info\n", port, dir) + e.yaml
+	// Every node has a metrics token: the tests read /metrics and /readyz's checks
+	// with it, as an operator's monitoring would.
+	y := fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\nlog_level: info\nweb: {metrics_token_env: RINGSIDE_TEST_METRICS_TOKEN}\n", port, dir) + e.yaml
 	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,8 @@ func (e *env) start(name string) *proc {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(e.bin, "serve", "--config", cfg)
-	p.cmd.Env = append(os.Environ(), "RINGSIDE_TEST_NODE_DSN="+e.dsn, "RINGSIDE_TEST_DYN_SECRET=secret", "RINGSIDE_TEST_CLUSTER_SECRET=a-shared-secret-for-the-cluster-tests")
+	p.cmd.Env = append(os.Environ(), "RINGSIDE_TEST_NODE_DSN="+e.dsn, "RINGSIDE_TEST_DYN_SECRET=secret", "RINGSIDE_TEST_CLUSTER_SECRET=a-shared-secret-for-the-cluster-tests",
+		"RINGSIDE_TEST_METRICS_TOKEN="+metricsToken)
 	p.cmd.Stdout, p.cmd.Stderr = lf, lf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -163,15 +166,32 @@ func (p *proc) kill9() {
 	<-p.done
 }
 
+// metricsToken is every node's web.metrics_token.
+const metricsToken = "a-metrics-token-for-the-cluster-tests"
+
+// operate GETs path (/metrics, /readyz) with the metrics token.
+func (p *proc) operate(path string) (int, string, error) {
+	req, err := http.NewRequest("GET", p.url+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
 // metric reads one sample from the node's /metrics ("" when absent).
 func (p *proc) metric(name string) string {
-	resp, err := http.Get(p.url + "/metrics")
+	_, b, err := p.operate("/metrics")
 	if err != nil {
 		return ""
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for l := range strings.SplitSeq(string(b), "\n") {
+	for l := range strings.SplitSeq(b, "\n") {
 		if v, ok := strings.CutPrefix(l, name+" "); ok {
 			return v
 		}
@@ -214,7 +234,16 @@ func (a *agent) until(t *testing.T, d time.Duration, what string, ok func(msg) b
 	return a.Until(t, d, what, ok)
 }
 
-func pops(ms []msg, id string) int { return testenv.Pops(ms, id) }
+// pops counts the pops of the call the phone system calls pbxID, failing the test when
+// that call's messages carry more than one Ringside id (the call lost its identity).
+func pops(t *testing.T, ms []msg, pbxID string) int {
+	t.Helper()
+	n, ids := testenv.PbxPops(ms, pbxID)
+	if len(ids) > 1 {
+		t.Errorf("call %s appeared under %d Ringside ids %v: %+v", pbxID, len(ids), ids, ms)
+	}
+	return n
+}
 
 // eventually polls another process's state until cond holds.
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {

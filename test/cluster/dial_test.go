@@ -27,7 +27,7 @@ func TestDialOnStandbyNode(t *testing.T) {
 	}
 	defer fake.Close()
 	e := &env{t: t, bin: binary(t), dsn: dsn, yaml: fmt.Sprintf(`store: {driver: postgres, dsn_env: RINGSIDE_TEST_NODE_DSN}
-cluster: {nats_url: %q}
+cluster: {nats_url: %q, secret_env: RINGSIDE_TEST_CLUSTER_SECRET}
 telephony:
   - {kind: ami, address: %q, username: bench, secret: bench, auth: plain}
 `, nats.URL, fake.Addr())}
@@ -46,17 +46,15 @@ telephony:
 	if got := standby.metric(`ringside_source_state{source="ami",state="standby"}`); got != "1" {
 		t.Errorf("standby node: ringside_source_state standby = %q, want 1", got)
 	}
-	resp, err := http.Get(standby.url + "/readyz")
+	code, checks, err := standby.operate("/readyz") // the checks need the metrics token
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"telephony/ami":"standby"`) {
-		t.Errorf("standby /readyz: %d %s", resp.StatusCode, body)
+	if code != http.StatusOK || !strings.Contains(checks, `"telephony/ami":"standby"`) {
+		t.Errorf("standby /readyz: %d %s", code, checks)
 	}
 
-	var code int
+	var body []byte
 	eventually(t, 20*time.Second, "dial on the standby node", func() (bool, error) {
 		req, _ := http.NewRequestWithContext(t.Context(), "POST", standby.url+"/api/v1/dial", strings.NewReader(`{"number":"+49 30 1234567"}`))
 		req.Header.Set("Authorization", "Bearer "+e.tokens["alice"])

@@ -50,12 +50,14 @@ func TestAMIDropMidCall(t *testing.T) {
 			}
 			a := n.connect(t, "alice", true, 0)
 			ring, rest := sc.Call(i, "200", "+49309876543", time.Now())
-			id := fmt.Sprintf("%d.0", 2000000000+i)
+			pbx := fmt.Sprintf("%d.0", 2000000000+i) // Asterisk's Linkedid
 			fake.Play(ring)
 			got := a.until(t, 10*time.Second, "pop", func(m msg) bool { return m.Type == "call.ringing" })
-			if got[len(got)-1].Call.ID != id || len(got[len(got)-1].Matches) == 0 || got[len(got)-1].Matches[0].Name != "Jane Doe" {
-				t.Fatalf("pop %+v", got[len(got)-1])
+			p := got[len(got)-1]
+			if p.Call.PbxID != pbx || p.Call.ID == "" || p.Call.ID == pbx || len(p.Matches) == 0 || p.Matches[0].Name != "Jane Doe" {
+				t.Fatalf("pop %+v", p)
 			}
+			id := p.Call.ID // Ringside's id: the journal's and the activity's key
 
 			fake.Drop()
 			if tc.endWhileDown {
@@ -69,10 +71,10 @@ func TestAMIDropMidCall(t *testing.T) {
 				fake.Play(rest)
 			}
 			more := a.until(t, 15*time.Second, "end of the call", func(m msg) bool {
-				return m.Call.ID == id && (m.Type == "call.ended" || m.Type == "call.missed")
+				return m.Call.PbxID == pbx && (m.Type == "call.ended" || m.Type == "call.missed")
 			})
 			got = append(got, more...)
-			if p := pops(got, id); p != 1 {
+			if p := pops(t, got, pbx); p != 1 {
 				t.Fatalf("popped %d times: %+v", p, got)
 			}
 			if tc.endWhileDown && fake.Channels() != 0 {

@@ -40,25 +40,26 @@ func TestCRMDownOrThrottling(t *testing.T) {
 
 			fake.Fail(tc.fault) // from now on the CRM fails every request, for a while
 			const calls = 5
+			ids := make([]string, calls) // Ringside's ids, from the pops
 			for i := range calls {
-				id := fmt.Sprintf("crm-%s-%d", tc.name, i)
-				n.post(t, fmt.Sprintf(`{"event":"ringing","call_id":%q,"from":"+49 30 9876543","extension":"200"}`, id))
-				got := a.until(t, 10*time.Second, "pop", func(m msg) bool { return m.Type == "call.ringing" && m.Call.ID == id })
+				pbx := fmt.Sprintf("crm-%s-%d", tc.name, i)
+				n.post(t, fmt.Sprintf(`{"event":"ringing","call_id":%q,"from":"+49 30 9876543","extension":"200"}`, pbx))
+				got := a.until(t, 10*time.Second, "pop", func(m msg) bool { return m.Type == "call.ringing" && m.Call.PbxID == pbx })
 				p := got[len(got)-1]
+				ids[i] = p.Call.ID
 				// From the local index; a pop without it would say "pending" and follow up.
 				if len(p.Matches) == 0 || p.Matches[0].Name != "Jane Doe" || p.Lookup != "done" {
 					t.Fatalf("pop without the caller while the CRM is down: %+v", p)
 				}
-				n.post(t, fmt.Sprintf(`{"event":"answered","call_id":%q,"extension":"200"}`, id))
-				n.post(t, fmt.Sprintf(`{"event":"ended","call_id":%q}`, id))
-				a.until(t, 10*time.Second, "end", func(m msg) bool { return m.Type == "call.ended" && m.Call.ID == id })
+				n.post(t, fmt.Sprintf(`{"event":"answered","call_id":%q,"extension":"200"}`, pbx))
+				n.post(t, fmt.Sprintf(`{"event":"ended","call_id":%q}`, pbx))
+				a.until(t, 10*time.Second, "end", func(m msg) bool { return m.Type == "call.ended" && m.Call.ID == ids[i] })
 			}
 			// Every activity arrives once the faults are used up, exactly once.
 			eventually(t, 60*time.Second, "all activities in the CRM", func() (bool, error) {
 				return len(fake.Records("phonecall")) >= calls, nil
 			})
-			for i := range calls {
-				id := fmt.Sprintf("crm-%s-%d", tc.name, i)
+			for _, id := range ids {
 				if _, ok := fake.Record("phonecall", dynamics.ActivityID(activity.Key(id))); !ok {
 					t.Errorf("no phonecall for %s", id)
 				}

@@ -156,7 +156,16 @@ func (a *agent) until(t *testing.T, d time.Duration, what string, ok func(msg) b
 	return a.Until(t, d, what, ok)
 }
 
-func pops(ms []msg, callID string) int { return testenv.Pops(ms, callID) }
+// pops counts the pops of the call the phone system calls pbxID, failing the test when
+// that call's messages carry more than one Ringside id (the call lost its identity).
+func pops(t *testing.T, ms []msg, pbxID string) int {
+	t.Helper()
+	n, ids := testenv.PbxPops(ms, pbxID)
+	if len(ids) > 1 {
+		t.Fatalf("call %s appeared under %d Ringside ids %v: %+v", pbxID, len(ids), ids, ms)
+	}
+	return n
+}
 
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()

@@ -56,7 +56,7 @@ func TestSlowAgent(t *testing.T) {
 	// Alice got every pop, bob's backlog notwithstanding.
 	got := 0
 	alice.until(t, 20*time.Second, "all of alice's pops", func(m msg) bool {
-		if m.Type == "call.ringing" && strings.HasPrefix(m.Call.ID, "alice-") {
+		if m.Type == "call.ringing" && strings.HasPrefix(m.Call.PbxID, "alice-") {
 			got++
 		}
 		return got == alicePops

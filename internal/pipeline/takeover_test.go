@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"testing"
+
+	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/lookup"
+)
+
+// TestTakeoverAdoptsCalls: a source that one node of a cluster runs at a time (under a
+// lease). The node that takes it over from a node that died mid-call continues the call
+// under its Ringside id (one journal entry, one activity); a node that starts while
+// another runs the source leaves its calls alone; a node that gives the source up forgets
+// its calls without ending them, for the next holder.
+func TestTakeoverAdoptsCalls(t *testing.T) {
+	dir := &gate{open: make(chan struct{}), matches: jane}
+	close(dir.open)
+	h := newHarness(t, dir, lookup.Config{}, 4)
+	h.start() // node A runs "ami"
+	for _, id := range []string{"k1", "k2"} {
+		h.emit(call.Signal{Source: "ami", CallID: id, Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}})
+		h.emit(call.Signal{Source: "ami", CallID: id, Kind: call.SigAnswered, Extension: "200"})
+	}
+	h.stop() // A is gone; the journal holds both calls, answered
+
+	h.leased = func(source string) bool { return source == "ami" }
+	h.start() // node B, started while A still ran "ami"
+	if n := h.p.Tracked(); n != 0 {
+		t.Fatalf("a node that does not run the source restored %d of its calls", n)
+	}
+	n, err := h.p.Adopt(t.Context(), "ami") // A died: B takes "ami" over
+	if err != nil || n != 2 {
+		t.Fatalf("adopted %d calls (%v), want 2", n, err)
+	}
+	if n, _ := h.p.Adopt(t.Context(), "ami"); n != 0 {
+		t.Errorf("a second adoption took %d calls again", n)
+	}
+	h.emit(call.Signal{Source: "ami", CallID: "k1", Kind: call.SigEnded})
+	waitFor(t, "k1 ended", func() bool { return countEnded(h) == 1 })
+
+	h.p.Release("ami") // B gives "ami" up: k2 is the next holder's
+	h.emit(call.Signal{Source: "ami", CallID: "k2", Kind: call.SigEnded})
+	h.stop()
+	recs := h.calls()
+	if len(recs) != 2 {
+		t.Fatalf("%d journal entries, want 2: %+v", len(recs), recs)
+	}
+	acts := h.activities()
+	for _, r := range recs {
+		switch pbxOf(r.Call) {
+		case "k1":
+			if r.Call.State != call.Ended || len(acts[r.Call.ID]) != 1 {
+				t.Errorf("k1: %s with %d activities; want ended, 1", r.Call.State, len(acts[r.Call.ID]))
+			}
+		case "k2":
+			if r.Call.State != call.Answered || len(acts[r.Call.ID]) != 0 {
+				t.Errorf("k2 after the release: %s with %d activities; want answered (the next holder ends it), 0", r.Call.State, len(acts[r.Call.ID]))
+			}
+		}
+	}
+}
