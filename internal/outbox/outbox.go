@@ -119,22 +119,13 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	type finish struct {
-		id   int64
-		dest string
-	}
-	done := make(chan finish, w.opts.Workers) // a finished delivery
+	done := make(chan string, w.opts.Workers) // the destination of a finished delivery
 	inflight := 0
 	perDest := map[string]int{}
-	// The items being delivered: when a stalled renewal let a claim lapse, this worker
-	// may claim an item again while its first delivery still runs; that delivery goes
-	// on (the new claim is this worker's too) and the item is not delivered twice.
-	delivering := map[int64]bool{}
-	finished := func(f finish) {
+	finished := func(dest string) {
 		inflight--
-		delete(delivering, f.id)
-		if perDest[f.dest]--; perDest[f.dest] <= 0 {
-			delete(perDest, f.dest)
+		if perDest[dest]--; perDest[dest] <= 0 {
+			delete(perDest, dest)
 		}
 	}
 	timer := time.NewTimer(0)
@@ -157,18 +148,14 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Error("outbox delivery", "err", fmt.Errorf("outbox: %w", err))
 			}
 			for _, it := range items {
-				if delivering[it.ID] {
-					continue
-				}
 				dest := store.Destination(it.Group)
 				inflight++
 				perDest[dest]++
-				delivering[it.ID] = true
 				wg.Go(func() {
 					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
 						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
 					}
-					done <- finish{it.ID, dest}
+					done <- dest
 				})
 			}
 		}
@@ -178,13 +165,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-timer.C:
-		case f := <-done:
+		case d := <-done:
 			// A stream may have its next item due now: claim again.
-			finished(f)
+			finished(d)
 			for more := true; more; {
 				select {
-				case f := <-done:
-					finished(f)
+				case d := <-done:
+					finished(d)
 				default:
 					more = false
 				}
