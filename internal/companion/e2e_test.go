@@ -257,7 +257,8 @@ func TestCompanionInbound(t *testing.T) {
 	c := callOf(ring)
 	id, _ := c["id"].(string)
 	remote, _ := c["remote"].(map[string]any)
-	if remote["raw"] != "+49309876543" || c["direction"] != "inbound" || !strings.HasPrefix(id, "alice:") {
+	pbx, _ := c["pbx_id"].(string)
+	if remote["raw"] != "+49309876543" || c["direction"] != "inbound" || !strings.HasPrefix(pbx, "alice:") || c["source"] != "companion:alice" || id == "" {
 		t.Errorf("ringing pop: %v", ring)
 	}
 	if ms, _ := ring["matches"].([]any); len(ms) == 0 {
@@ -363,8 +364,8 @@ func TestCompanionUntrusted(t *testing.T) {
 		}
 	}
 	ring := alice.wait("call.ringing", nil)
-	if id := callOf(ring)["id"]; id != "alice:x2" {
-		t.Errorf("alice's pop is for %v, want alice:x2 (the refused signals must not pop)", id)
+	if id := callOf(ring)["pbx_id"]; id != "alice:x2" {
+		t.Errorf("alice's pop is for pbx id %v, want alice:x2 (the refused signals must not pop)", id)
 	}
 	bob.mu.Lock()
 	for _, m := range bob.msgs {

@@ -119,13 +119,22 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	done := make(chan string, w.opts.Workers) // the destination of a finished delivery
+	type finish struct {
+		id   int64
+		dest string
+	}
+	done := make(chan finish, w.opts.Workers) // a finished delivery
 	inflight := 0
 	perDest := map[string]int{}
-	finished := func(dest string) {
+	// The items being delivered: when a stalled renewal let a claim lapse, this worker
+	// may claim an item again while its first delivery still runs; that delivery goes
+	// on (the new claim is this worker's too) and the item is not delivered twice.
+	delivering := map[int64]bool{}
+	finished := func(f finish) {
 		inflight--
-		if perDest[dest]--; perDest[dest] <= 0 {
-			delete(perDest, dest)
+		delete(delivering, f.id)
+		if perDest[f.dest]--; perDest[f.dest] <= 0 {
+			delete(perDest, f.dest)
 		}
 	}
 	timer := time.NewTimer(0)
@@ -148,14 +157,18 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Error("outbox delivery", "err", fmt.Errorf("outbox: %w", err))
 			}
 			for _, it := range items {
+				if delivering[it.ID] {
+					continue
+				}
 				dest := store.Destination(it.Group)
 				inflight++
 				perDest[dest]++
+				delivering[it.ID] = true
 				wg.Go(func() {
 					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
 						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
 					}
-					done <- dest
+					done <- finish{it.ID, dest}
 				})
 			}
 		}
@@ -165,13 +178,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-timer.C:
-		case d := <-done:
+		case f := <-done:
 			// A stream may have its next item due now: claim again.
-			finished(d)
+			finished(f)
 			for more := true; more; {
 				select {
-				case d := <-done:
-					finished(d)
+				case f := <-done:
+					finished(f)
 				default:
 					more = false
 				}

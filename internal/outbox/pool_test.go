@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,5 +102,55 @@ func TestClaimRenewedWhileDelivering(t *testing.T) {
 			t.Fatalf("item not completed: %+v", item(t, st, id))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestOwnLapsedClaimNotDeliveredTwice: when a delivery outlives its claim before the
+// renewal (a stalled machine: here the clock jumps past the lease), the worker claims
+// the item again at its next poll; it must not start a second delivery of an item it is
+// still delivering. (Seen under -race in TestClaimRenewedWhileDelivering: the handler ran
+// twice.)
+func TestOwnLapsedClaimNotDeliveredTwice(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var deliveries atomic.Int32
+	started, release := make(chan struct{}, 2), make(chan struct{})
+	handlers := map[string]Handler{"k": func(ctx context.Context, it store.OutboxItem) error {
+		deliveries.Add(1)
+		started <- struct{}{}
+		<-release
+		return nil
+	}}
+	id := enqueue(t, st, store.OutboxItem{Kind: "k", Key: "stall", Group: "g"})
+	const lease = time.Hour // the renewal never comes in this test
+	w := New(st, "w1", handlers, nil, Options{Lease: lease, Poll: 5 * time.Millisecond, Now: clock})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-started
+	mu.Lock()
+	now = now.Add(2 * lease) // the claim lapses while the delivery runs
+	mu.Unlock()
+	// The worker polls and claims its own item again.
+	for deadline := time.Now().Add(20 * time.Second); item(t, st, id).Attempts < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the lapsed claim was not claimed again: %+v", item(t, st, id))
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // room for a second delivery to start (it must not)
+	close(release)
+	for item(t, st, id).State != store.OutboxDone {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-t.Context().Done():
+			return
+		}
+	}
+	if n := deliveries.Load(); n != 1 {
+		t.Errorf("delivered %d times, want once", n)
 	}
 }

@@ -313,10 +313,18 @@ func (cs *companions) Control(ctx context.Context, u store.User, action, callID 
 		typ = companion.TypeHangup
 	}
 	if callID != "" {
-		// Stream messages carry the server's call id ("user:phone-id").
-		id, ok := strings.CutPrefix(callID, u.Name+":")
+		// Stream messages carry Ringside's call id; the companion knows the call by its
+		// phone's id, which the server keeps as the pbx id "user:phone-id".
+		pbx := ""
+		for _, c := range cs.s.pipe.ActiveCalls() {
+			if c.ID == callID && c.Source == "companion:"+u.Name {
+				pbx = c.PbxID
+				break
+			}
+		}
+		id, ok := strings.CutPrefix(pbx, u.Name+":")
 		if !ok {
-			return fmt.Errorf("call %q is not a call of your companion", callID)
+			return fmt.Errorf("call %q is not a call in progress on your companion", callID)
 		}
 		callID = id
 	}

@@ -299,6 +299,5 @@ func TestAdminSystems(t *testing.T) {
 	}
 }
 
-// pbxID is the phone system's id of c. TODO(admin): c.PbxID once the pipeline's call
-// identity change is merged (Call.ID becomes Ringside's own id).
-func pbxID(c call.Call) string { return c.ID }
+// pbxID is the phone system's id of c (c.ID is Ringside's own).
+func pbxID(c call.Call) string { return c.PbxID }

@@ -413,7 +413,7 @@ func TestBrowserOpenRecordOnRing(t *testing.T) {
 		for _, tg := range targets {
 			opened = opened || strings.HasSuffix(tg.URL, "/crm/contact/t-jane")
 		}
-		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector(cardSel("auto-1")+" .open-main").hidden`, &blocked))
+		run(t, ctx, chromedp.Evaluate(`!document.getElementById("popup-hint").hidden && !document.querySelector("`+cardSel("auto-1")+` .open-main").hidden`, &blocked))
 		return opened || blocked
 	})
 	t.Logf("opened in a new window: %v; blocked with the hint: %v", opened, blocked)

@@ -39,6 +39,7 @@ func TestNotesAreEntriesWithAuthors(t *testing.T) {
 	ts.event(t, map[string]any{"event": "transferred", "call_id": id, "extension": "200", "transfer_to": "202", "time": at(t0, 60*time.Second)})
 	ts.event(t, map[string]any{"event": "answered", "call_id": id, "extension": "202", "time": at(t0, 65*time.Second)})
 	ts.event(t, map[string]any{"event": "ended", "call_id": id, "time": at(t0, 120*time.Second)})
+	id = cid(id) // the API knows the call by Ringside's id
 	var cv callView
 	eventually(t, "the journal to hold the transfer", func() bool {
 		cv = callView{}
