@@ -217,6 +217,14 @@ func (p *Pipeline) shardOf(source, pbxID string) *shard {
 // Emit takes a signal from a source. It blocks while the call's shard queue is full
 // (backpressure) and never drops a signal; it never waits for the CRM.
 func (p *Pipeline) Emit(s call.Signal) {
+	if s.Kind == call.SigResynced {
+		// It concerns every call of the source, on every owner: each gets it after the
+		// signals the source emitted before it.
+		for _, sh := range p.shards {
+			sh.in <- item{sig: s, recv: time.Now()}
+		}
+		return
+	}
 	p.shardOf(s.Source, s.CallID).in <- item{sig: s, recv: time.Now()}
 }
 

@@ -59,3 +59,38 @@ func TestTakeoverAdoptsCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestResyncEndsUnseenCalls: after a restart, the AMI source's resync lists the calls
+// Asterisk still has. A restored call not among them ended while Ringside was down: it
+// ends now, saying its end was not seen, and is logged once; the listed call and another
+// source's call go on.
+func TestResyncEndsUnseenCalls(t *testing.T) {
+	dir := &gate{open: make(chan struct{}), matches: jane}
+	close(dir.open)
+	h := newHarness(t, dir, lookup.Config{}, 4)
+	h.start()
+	for _, s := range []struct{ src, id string }{{"ami", "gone"}, {"ami", "live"}, {"esl", "gone"}} {
+		h.emit(call.Signal{Source: s.src, CallID: s.id, Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}})
+		h.emit(call.Signal{Source: s.src, CallID: s.id, Kind: call.SigAnswered, Extension: "200"})
+	}
+	h.stop()
+	h.start() // the restart: all three restored
+	h.emit(call.Signal{Source: "ami", Kind: call.SigResynced, Live: []string{"live"}, Resync: true})
+	waitFor(t, "the unseen call ended", func() bool { return countEnded(h) == 1 })
+	h.stop()
+	acts := h.activities()
+	recs := h.calls()
+	if len(recs) != 3 {
+		t.Fatalf("%d journal entries, want 3", len(recs))
+	}
+	for _, r := range recs {
+		c := r.Call
+		ended := c.Source == "ami" && pbxOf(c) == "gone"
+		switch {
+		case ended && (c.State != call.Ended || c.Cause != call.CauseEndNotSeen || len(acts[c.ID]) != 1):
+			t.Errorf("ami/gone: %s, cause %q, %d activities; want ended, %s, 1", c.State, c.Cause, len(acts[c.ID]), call.CauseEndNotSeen)
+		case !ended && (c.State != call.Answered || len(acts[c.ID]) != 0):
+			t.Errorf("%s/%s: %s with %d activities; want answered, none", c.Source, pbxOf(c), c.State, len(acts[c.ID]))
+		}
+	}
+}

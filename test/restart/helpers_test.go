@@ -8,6 +8,7 @@
 package restart
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,10 +41,11 @@ type site struct {
 	hooks  *receiver
 }
 
-// newSite writes the config (webhook source, Dynamics CRM, the default rules plus a
-// webhook on every inbound end, and extra) and adds alice at extension 200 with an agent
-// token.
-func newSite(t *testing.T, extra string) *site {
+// newSite writes the config (the phone system of telephony, "" for a webhook source;
+// Dynamics CRM; the default rules plus a webhook on every inbound end, missed or not; and
+// extra) and adds
+// alice at extension 200 with an agent token.
+func newSite(t *testing.T, telephony, extra string) *site {
 	t.Helper()
 	s := &site{t: t, dir: t.TempDir(), tokens: map[string]string{}}
 	s.crm = dataversetest.New(t, dataversetest.Options{})
@@ -61,12 +63,12 @@ listen: 127.0.0.1:%d
 log_level: info
 crm: {kind: dynamics, url: %q, authority: %q, tenant_id: tenant, client_id: client, client_secret_env: RINGSIDE_TEST_DYN_SECRET}
 telephony:
-  - {kind: webhook}
+  - %s
 rules:
   - defaults
-  - on: inbound.ended
+  - on: [inbound.ended, inbound.missed]
     do: [{webhook: {url: %q, secret_file: %q}}]
-`, s.dir, port, s.crm.URL, s.crm.URL, s.hooks.srv.URL+"/hook", secret) + extra
+`, s.dir, port, s.crm.URL, s.crm.URL, cmp.Or(telephony, "{kind: webhook}"), s.hooks.srv.URL+"/hook", secret) + extra
 	if err := os.WriteFile(s.cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}

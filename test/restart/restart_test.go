@@ -14,6 +14,7 @@ import (
 	"github.com/ringside/ringside/internal/activity"
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/crm/dynamics"
+	"github.com/ringside/ringside/internal/loadtest"
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/testenv"
 )
@@ -25,7 +26,7 @@ import (
 // that duration and no more writes than a call that never saw a restart; the webhook
 // receiver gets the end once.
 func TestKill9MidCall(t *testing.T) {
-	s := newSite(t, "")
+	s := newSite(t, "", "")
 	var w writes
 	s.crm.OnWrite(w.add)
 	p := s.start()
@@ -119,7 +120,7 @@ func TestKill9MidCall(t *testing.T) {
 // arrives while the server stops is answered 503 with Retry-After (the phone system
 // sends it again), and every event answered 202 before is journaled.
 func TestShutdownAnswers503(t *testing.T) {
-	s := newSite(t, "web: {stop_grace: 5s}\n")
+	s := newSite(t, "", "web: {stop_grace: 5s}\n")
 	p := s.start()
 	const acked = 50
 	for i := range acked {
@@ -174,5 +175,72 @@ func TestShutdownAnswers503(t *testing.T) {
 	}
 	if n != acked {
 		t.Errorf("%d of %d acknowledged calls journaled", n, acked)
+	}
+}
+
+// TestKill9AsteriskResync (issue 13, restore "reconciled with the connector's resync"):
+// a call rings through Asterisk, serve is killed with SIGKILL, and the caller hangs up
+// while it is down. After the restart the AMI resync (CoreShowChannels) no longer lists
+// the call: the restored call ends at once, saying its end was not seen, under its
+// Ringside id, logged once, rather than ringing on until calls.max_age (4 h).
+func TestKill9AsteriskResync(t *testing.T) {
+	sc, err := loadtest.LoadScenario(testenv.Capture(t, "asterisk-ami"), "inbound_answered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, err := loadtest.NewFakeAMI("127.0.0.1:0", "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	s := newSite(t, fmt.Sprintf("{kind: ami, address: %q, username: bench, secret: bench, auth: plain}", fake.Addr()), "")
+	var w writes
+	s.crm.OnWrite(w.add)
+	p := s.start()
+	if err := fake.WaitLogin(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	alice := s.connect("alice")
+	ring, rest := sc.Call(3, "200", "+49309876543", time.Now())
+	pbx := "2000000003.0" // Asterisk's Linkedid
+	fake.Play(ring)
+	got := alice.Until(t, 20*time.Second, "the pop", func(m testenv.Msg) bool { return m.Type == "call.ringing" && m.Call.PbxID == pbx })
+	id := got[len(got)-1].Call.ID
+	testenv.Eventually(t, 20*time.Second, "the call journaled", func() (bool, error) {
+		recs, err := s.calls(pbx)
+		return len(recs) == 1, err
+	})
+
+	p.stop(t, syscall.SIGKILL)
+	fake.Play(rest) // answered and hung up while Ringside is down
+	if n := fake.Channels(); n != 0 {
+		t.Fatalf("%d channels left in the fake Asterisk", n)
+	}
+	p = s.start()
+	testenv.Eventually(t, 30*time.Second, "the call ended after the resync", func() (bool, error) {
+		recs, err := s.calls(pbx)
+		return len(recs) == 1 && recs[0].Call.State == call.Ended, err
+	})
+	testenv.Eventually(t, 60*time.Second, "the activity in the CRM and the webhook", func() (bool, error) {
+		_, ok := s.crm.Record("phonecall", dynamics.ActivityID(activity.Key(id)))
+		return ok && len(s.hooks.events(id)) > 0, nil
+	})
+	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("serve exited %d on SIGTERM", code)
+	}
+	st := s.store()
+	defer st.Close()
+	recs, err := st.ListCalls(t.Context(), store.CallFilter{PbxID: pbx, Limit: 10})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("journal entries of %s: %d %v; want 1", pbx, len(recs), err)
+	}
+	if c := recs[0].Call; c.ID != id || c.State != call.Ended || c.Cause != call.CauseEndNotSeen {
+		t.Errorf("journal: id %s state %s cause %q; want %s ended %s", c.ID, c.State, c.Cause, id, call.CauseEndNotSeen)
+	}
+	if n := len(s.crm.Records("phonecall")); n != 1 {
+		t.Errorf("%d phone calls in the CRM, want 1", n)
+	}
+	if evs := s.hooks.events(id); !slices.Equal(evs, []string{"inbound.missed"}) {
+		t.Errorf("webhooks of the call: %v; want inbound.missed once (nobody answered while Ringside saw it)", evs)
 	}
 }
