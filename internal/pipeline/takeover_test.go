@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/lookup"
@@ -92,5 +93,35 @@ func TestResyncEndsUnseenCalls(t *testing.T) {
 		case !ended && (c.State != call.Answered || len(acts[c.ID]) != 0):
 			t.Errorf("%s/%s: %s with %d activities; want answered, none", c.Source, pbxOf(c), c.State, len(acts[c.ID]))
 		}
+	}
+}
+
+// TestRestoredCallExpires: a call restored after a restart whose end never comes is
+// closed after calls.max_age (counted from its last recorded signal, not from the
+// restart), saying the end was not seen, and logged once with the time Ringside gave up.
+func TestRestoredCallExpires(t *testing.T) {
+	dir := &gate{open: make(chan struct{}), matches: jane}
+	close(dir.open)
+	h := newHarness(t, dir, lookup.Config{}, 2)
+	h.start()
+	long := time.Now().Add(-5 * time.Hour) // beyond the default max_age of 4h
+	h.emit(call.Signal{Source: "pbx", CallID: "x1", Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}, Time: long})
+	h.emit(call.Signal{Source: "pbx", CallID: "x1", Kind: call.SigAnswered, Extension: "200", Time: long.Add(time.Minute)})
+	h.stop() // the tracker saw the signals just now: nothing expired before the stop
+	if n := countEnded(h); n != 0 {
+		t.Fatalf("%d calls ended before the restart", n)
+	}
+	restart := time.Now()
+	h.start()
+	waitFor(t, "the restored call closed", func() bool { return countEnded(h) == 1 })
+	h.stop()
+	recs := h.calls()
+	if len(recs) != 1 {
+		t.Fatalf("%d journal entries, want 1", len(recs))
+	}
+	c := recs[0].Call
+	if c.Cause != call.CauseEndNotSeen || c.EndedAt.Before(restart) || len(h.activities()[c.ID]) != 1 {
+		t.Errorf("journal: cause %q, ended %v (restart %v), %d activities; want %s, after the restart, 1",
+			c.Cause, c.EndedAt, restart, len(h.activities()[c.ID]), call.CauseEndNotSeen)
 	}
 }
