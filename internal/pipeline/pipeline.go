@@ -36,7 +36,7 @@
 // # Restart and shutdown
 //
 // Run first restores the journal's calls not ended into their owners, so that their later
-// signals (or a connector's resync) continue them. A connector that resyncs (AMI) ends
+// signals (or a connector's resync) continue them. A connector that resyncs (AMI, ESL) ends
 // its resync with call.SigResynced listing the calls the phone system has: Emit hands it
 // to every owner, and the source's other calls end with the cause end_not_seen. A
 // restored call whose end never comes is closed after calls.max_age, end_not_seen too.
