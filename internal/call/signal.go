@@ -32,6 +32,11 @@ const (
 	SigEnded SignalKind = "ended"
 	// SigTransferred: the call moves from Extension to TransferTo.
 	SigTransferred SignalKind = "transferred"
+	// SigResynced: the source finished a resynchronisation with the phone system (after a
+	// connect); Live lists the CallIDs of every call the phone system has now. Calls of
+	// the source that Ringside holds and that are not in it ended while nobody was looking
+	// (across a restart, a takeover): they end now with CauseEndNotSeen. CallID is empty.
+	SigResynced SignalKind = "resynced"
 )
 
 // End causes. A connector maps its own causes onto these; anything else stays as given.
@@ -67,6 +72,8 @@ type Signal struct {
 	Cause      string     // with SigEnded: one of the Cause constants or the source's own word
 	TransferTo string     // with SigTransferred: the extension that gets the call
 	Time       time.Time  // when it happened at the source; zero = now
+	// Live is, with SigResynced, the CallIDs of the calls the phone system has now.
+	Live []string `json:",omitempty"`
 	// Resync marks a signal replayed from a resynchronisation (e.g. after a reconnect):
 	// the tracker applies it without emitting events for states it already knew.
 	Resync bool

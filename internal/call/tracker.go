@@ -166,6 +166,9 @@ func (c Call) snapshot() Call {
 // Handle applies one signal and returns the events it causes, in order. Duplicates and
 // signals that arrive out of order cause no events, or only those that still make sense.
 func (t *Tracker) Handle(s Signal) []Event {
+	if s.Kind == SigResynced {
+		return t.reconcile(s)
+	}
 	if s.CallID == "" {
 		return nil
 	}
@@ -435,6 +438,35 @@ func (t *Tracker) Expire() []Event {
 			t.endCall(tc, CauseEndNotSeen, now, emit)
 			tc.ended = now
 		}
+	}
+	return evs
+}
+
+// reconcile ends the calls of s.Source in progress that the phone system no longer has
+// (not in s.Live), with CauseEndNotSeen: their end came while nobody was looking.
+func (t *Tracker) reconcile(s Signal) []Event {
+	live := make(map[string]bool, len(s.Live))
+	for _, id := range s.Live {
+		live[id] = true
+	}
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var evs []Event
+	for k, tc := range t.calls {
+		if k.source != s.Source || tc.c.State == Ended || live[k.id] {
+			continue
+		}
+		c := &tc.c
+		t.endCall(tc, CauseEndNotSeen, now, func(typ EventType, leg *Leg) {
+			e := Event{Type: typ, Call: c.snapshot(), Time: now, Resync: true}
+			if leg != nil {
+				l := *leg
+				e.Leg = &l
+			}
+			evs = append(evs, e)
+		})
+		tc.ended = now
 	}
 	return evs
 }

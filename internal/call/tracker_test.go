@@ -199,3 +199,31 @@ func TestTrackerForget(t *testing.T) {
 		t.Error("Restore: want true once, then false")
 	}
 }
+
+// TestTrackerReconcile: a source's resync lists the calls the phone system has; the
+// source's other calls in progress end, end not seen; other sources' calls stay.
+func TestTrackerReconcile(t *testing.T) {
+	tr := NewTracker(TrackerConfig{})
+	for _, k := range []struct{ src, id string }{{"ami", "a"}, {"ami", "b"}, {"esl", "a"}} {
+		s := sig(SigRinging, "200")
+		s.Source, s.CallID = k.src, k.id
+		tr.Handle(s)
+	}
+	evs := tr.Handle(Signal{Source: "ami", Kind: SigResynced, Live: []string{"b"}})
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Call.PbxID+" "+brief(e))
+		if !e.Resync {
+			t.Errorf("event %s not marked resync", brief(e))
+		}
+	}
+	want := []string{"a call.withdrawn 200 ended end_not_seen", "a call.ended ended missed", "a call.missed ended missed"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	for _, k := range []struct{ src, id string }{{"ami", "b"}, {"esl", "a"}} {
+		if c, _ := tr.Current(k.src, k.id); c.State != Ringing {
+			t.Errorf("%s/%s: %s, want ringing", k.src, k.id, c.State)
+		}
+	}
+}

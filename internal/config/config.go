@@ -114,6 +114,11 @@ type Web struct {
 	// IdleTimeout closes a keep-alive connection that waits this long for its next
 	// request. Default 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// StopGrace is how long, on SIGTERM, a server with a webhook source keeps answering
+	// events 503 with Retry-After (and /readyz not ready) before it closes its listener:
+	// a phone system's POST then gets "send it again" rather than a cut connection.
+	// Default 1s; at most 60s.
+	StopGrace time.Duration `yaml:"stop_grace"`
 	// MaxConnections caps the connections open at once; past it, new ones are closed at
 	// once. Default: 80% of the process's open-files limit.
 	MaxConnections int `yaml:"max_connections"`
@@ -430,6 +435,9 @@ func (c *Config) applyDefaults() {
 	if c.Web.IdleTimeout == 0 {
 		c.Web.IdleTimeout = 120 * time.Second
 	}
+	if c.Web.StopGrace == 0 {
+		c.Web.StopGrace = time.Second
+	}
 	if c.Web.MaxConnectionsPerAddress == 0 {
 		c.Web.MaxConnectionsPerAddress = 512
 	}
@@ -489,6 +497,9 @@ func (c *Config) validate() error {
 		if d < time.Second {
 			errs = append(errs, c.Errorf(key, "must be at least 1s"))
 		}
+	}
+	if c.Web.StopGrace < 0 || c.Web.StopGrace > time.Minute {
+		errs = append(errs, c.Errorf("web.stop_grace", "must be from 1ms to 60s"))
 	}
 	for key, n := range map[string]int{"web.max_connections": c.Web.MaxConnections, "web.max_connections_per_address": c.Web.MaxConnectionsPerAddress,
 		"web.max_streams_per_user": c.Web.MaxStreamsPerUser, "web.max_companions_per_user": c.Web.MaxCompanionsPerUser} {

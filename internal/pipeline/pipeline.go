@@ -36,8 +36,12 @@
 // # Restart and shutdown
 //
 // Run first restores the journal's calls not ended into their owners, so that their later
-// signals (or a connector's resync) continue them; a restored call whose end never comes
-// is closed after calls.max_age with the cause end_not_seen. When Run's context ends,
+// signals (or a connector's resync) continue them. A connector that resyncs (AMI, ESL) ends
+// its resync with call.SigResynced listing the calls the phone system has: Emit hands it
+// to every owner, and the source's other calls end with the cause end_not_seen. A
+// restored call whose end never comes is closed after calls.max_age, end_not_seen too.
+// In a cluster, the calls of a source run under a lease are restored by the node that
+// takes the lease (Adopt) and forgotten by the one that gives it up (Release). When Run's context ends,
 // each shard applies every signal already queued (the webhook answered 202 for them),
 // pops held calls as pending, and the journal and the writes are flushed before Run
 // returns. After a kill -9, what the journal holds is restored: signals of the last moments
@@ -217,6 +221,14 @@ func (p *Pipeline) shardOf(source, pbxID string) *shard {
 // Emit takes a signal from a source. It blocks while the call's shard queue is full
 // (backpressure) and never drops a signal; it never waits for the CRM.
 func (p *Pipeline) Emit(s call.Signal) {
+	if s.Kind == call.SigResynced {
+		// It concerns every call of the source, on every owner: each gets it after the
+		// signals the source emitted before it.
+		for _, sh := range p.shards {
+			sh.in <- item{sig: s, recv: time.Now()}
+		}
+		return
+	}
 	p.shardOf(s.Source, s.CallID).in <- item{sig: s, recv: time.Now()}
 }
 

@@ -124,6 +124,18 @@ func (sh *shard) applyQueued() {
 
 func (sh *shard) signal(it item) {
 	evs := sh.tr.Handle(it.sig)
+	if it.sig.Kind == call.SigResynced {
+		// The ends of calls the phone system no longer has: each of its own call.
+		for _, ev := range evs {
+			o := sh.calls[ev.Call.ID]
+			if o == nil {
+				o = &owned{c: ev.Call, lookup: "skipped"}
+				sh.calls[ev.Call.ID] = o
+			}
+			sh.event(o, ev, it.recv)
+		}
+		return
+	}
 	var c call.Call
 	switch {
 	case len(evs) > 0:

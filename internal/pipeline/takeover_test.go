@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/lookup"
@@ -57,5 +58,70 @@ func TestTakeoverAdoptsCalls(t *testing.T) {
 				t.Errorf("k2 after the release: %s with %d activities; want answered (the next holder ends it), 0", r.Call.State, len(acts[r.Call.ID]))
 			}
 		}
+	}
+}
+
+// TestResyncEndsUnseenCalls: after a restart, the AMI source's resync lists the calls
+// Asterisk still has. A restored call not among them ended while Ringside was down: it
+// ends now, saying its end was not seen, and is logged once; the listed call and another
+// source's call go on.
+func TestResyncEndsUnseenCalls(t *testing.T) {
+	dir := &gate{open: make(chan struct{}), matches: jane}
+	close(dir.open)
+	h := newHarness(t, dir, lookup.Config{}, 4)
+	h.start()
+	for _, s := range []struct{ src, id string }{{"ami", "gone"}, {"ami", "live"}, {"esl", "gone"}} {
+		h.emit(call.Signal{Source: s.src, CallID: s.id, Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}})
+		h.emit(call.Signal{Source: s.src, CallID: s.id, Kind: call.SigAnswered, Extension: "200"})
+	}
+	h.stop()
+	h.start() // the restart: all three restored
+	h.emit(call.Signal{Source: "ami", Kind: call.SigResynced, Live: []string{"live"}, Resync: true})
+	waitFor(t, "the unseen call ended", func() bool { return countEnded(h) == 1 })
+	h.stop()
+	acts := h.activities()
+	recs := h.calls()
+	if len(recs) != 3 {
+		t.Fatalf("%d journal entries, want 3", len(recs))
+	}
+	for _, r := range recs {
+		c := r.Call
+		ended := c.Source == "ami" && pbxOf(c) == "gone"
+		switch {
+		case ended && (c.State != call.Ended || c.Cause != call.CauseEndNotSeen || len(acts[c.ID]) != 1):
+			t.Errorf("ami/gone: %s, cause %q, %d activities; want ended, %s, 1", c.State, c.Cause, len(acts[c.ID]), call.CauseEndNotSeen)
+		case !ended && (c.State != call.Answered || len(acts[c.ID]) != 0):
+			t.Errorf("%s/%s: %s with %d activities; want answered, none", c.Source, pbxOf(c), c.State, len(acts[c.ID]))
+		}
+	}
+}
+
+// TestRestoredCallExpires: a call restored after a restart whose end never comes is
+// closed after calls.max_age (counted from its last recorded signal, not from the
+// restart), saying the end was not seen, and logged once with the time Ringside gave up.
+func TestRestoredCallExpires(t *testing.T) {
+	dir := &gate{open: make(chan struct{}), matches: jane}
+	close(dir.open)
+	h := newHarness(t, dir, lookup.Config{}, 2)
+	h.start()
+	long := time.Now().Add(-5 * time.Hour) // beyond the default max_age of 4h
+	h.emit(call.Signal{Source: "pbx", CallID: "x1", Kind: call.SigRinging, Extension: "200", Remote: call.Party{Number: "+49 30 9876543"}, Time: long})
+	h.emit(call.Signal{Source: "pbx", CallID: "x1", Kind: call.SigAnswered, Extension: "200", Time: long.Add(time.Minute)})
+	h.stop() // the tracker saw the signals just now: nothing expired before the stop
+	if n := countEnded(h); n != 0 {
+		t.Fatalf("%d calls ended before the restart", n)
+	}
+	restart := time.Now()
+	h.start()
+	waitFor(t, "the restored call closed", func() bool { return countEnded(h) == 1 })
+	h.stop()
+	recs := h.calls()
+	if len(recs) != 1 {
+		t.Fatalf("%d journal entries, want 1", len(recs))
+	}
+	c := recs[0].Call
+	if c.Cause != call.CauseEndNotSeen || c.EndedAt.Before(restart) || len(h.activities()[c.ID]) != 1 {
+		t.Errorf("journal: cause %q, ended %v (restart %v), %d activities; want %s, after the restart, 1",
+			c.Cause, c.EndedAt, restart, len(h.activities()[c.ID]), call.CauseEndNotSeen)
 	}
 }

@@ -50,12 +50,17 @@ func (h *popHarness) connect(b *testing.B, n int, hello bool, dial func(i int) (
 				if err != nil {
 					return
 				}
-				// Only the call id is needed: find it without decoding the whole message.
-				i := bytes.Index(data, []byte(`"id":"`))
+				// Only the phone system's call id is needed: find it without decoding the
+				// whole message (pbx_id in Ringside's messages, id in the relay's).
+				key := []byte(`"pbx_id":"`)
+				i := bytes.Index(data, key)
 				if i < 0 {
-					continue
+					key = []byte(`"id":"`)
+					if i = bytes.Index(data, key); i < 0 {
+						continue
+					}
 				}
-				rest := data[i+6:]
+				rest := data[i+len(key):]
 				j := bytes.IndexByte(rest, '"')
 				if ch, ok := h.waiters.LoadAndDelete(string(rest[:j])); ok {
 					ch.(chan time.Time) <- time.Now()
@@ -145,6 +150,8 @@ func BenchmarkPipeline(b *testing.B) {
 	cfg := config.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.LogLevel = "error"
+	// Every simulated agent comes from 127.0.0.1: lift the per-address cap (512).
+	cfg.Web.MaxConnectionsPerAddress = 4 * benchAgents
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	srv, err := New(ctx, cfg, nil, Options{Listen: "127.0.0.1:0"})

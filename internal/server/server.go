@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringside/ringside/internal/activity"
@@ -78,9 +79,10 @@ type Server struct {
 	mu    sync.RWMutex
 	users map[string]store.User // by name, refreshed from the store
 
-	ln     net.Listener
-	limits *limitListener
-	ready  chan struct{}
+	ln       net.Listener
+	limits   *limitListener
+	ready    chan struct{}
+	stopping atomic.Bool // SIGTERM came: events answer 503, /readyz not ready
 }
 
 type namedSource struct {
@@ -373,6 +375,13 @@ func (s *Server) Run(ctx context.Context) error {
 	// Shutdown: no new events (503 with Retry-After); the ones acknowledged are in the
 	// pipeline's queues, and it applies and journals them all before it returns.
 	s.web.StopIntake()
+	s.stopping.Store(true)
+	if s.webhookSource() {
+		// Go's HTTP server drops a request that arrives once Shutdown began without an
+		// answer: for a moment, phone systems' events get 503 with Retry-After instead
+		// (and /readyz says not ready, so a load balancer moves on).
+		time.Sleep(s.cfg.Web.StopGrace)
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
@@ -608,10 +617,23 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 		}
 	}
 	s.clusterReadiness(out)
+	if s.stopping.Load() {
+		out["server"] = "stopping"
+	}
 	for _, ns := range s.sources {
 		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
+}
+
+// webhookSource reports whether a phone system posts its events over HTTP.
+func (s *Server) webhookSource() bool {
+	for _, ns := range s.sources {
+		if _, ok := ns.src.(http.Handler); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // purgeLoop enforces the retention: at start, then every hour.

@@ -79,6 +79,7 @@ type signalLine struct {
 	To        string          `json:"to,omitempty"`
 	Time      string          `json:"time"`
 	Resync    bool            `json:"resync,omitempty"`
+	Live      []string        `json:"live,omitempty"` // SigResynced: the calls Asterisk has
 }
 
 func signalLines(sigs []call.Signal) []string {
@@ -86,7 +87,7 @@ func signalLines(sigs []call.Signal) []string {
 	for _, s := range sigs {
 		b, _ := json.Marshal(signalLine{Kind: s.Kind, CallID: s.CallID, Direction: s.Direction, Extension: s.Extension,
 			Number: s.Remote.Number, Name: s.Remote.Name, DID: s.DID, Cause: s.Cause, To: s.TransferTo,
-			Time: s.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Resync: s.Resync})
+			Time: s.Time.Format("2006-01-02T15:04:05.000000Z07:00"), Resync: s.Resync, Live: s.Live})
 		out = append(out, string(b))
 	}
 	return out

@@ -885,6 +885,14 @@ func (c *correlator) endResync() {
 	for _, cs := range c.calls {
 		cs.resync = false
 	}
+	// What Asterisk has now: calls Ringside holds beyond these (restored after a restart,
+	// taken over from another node) ended unseen.
+	live := make([]string, 0, len(c.calls))
+	for id := range c.calls {
+		live = append(live, id)
+	}
+	slices.Sort(live)
+	c.emit(call.Signal{Source: c.source, Kind: call.SigResynced, Live: live, Time: now, Resync: true})
 }
 
 // abortResync gives up a resynchronisation (Asterisk refused the list): what we know stays.

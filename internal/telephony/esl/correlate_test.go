@@ -156,10 +156,20 @@ func TestResyncSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"ringing a inbound ", "ringing a inbound 200", "ringing a inbound 201",
-		"answered a inbound 201", "ended a inbound 200", "ended a inbound 201", "ended a inbound  normal"}
+	// Each resync ends with its mark (the live calls: "a", then "a", then none).
+	want := []string{"ringing a inbound ", "ringing a inbound 200", "ringing a inbound 201", "resynced   ",
+		"answered a inbound 201", "ended a inbound 200", "resynced   ", "ended a inbound 201", "ended a inbound  normal", "resynced   "}
 	if d := cmp.Diff(want, brief(got)); d != "" {
 		t.Errorf("signals (-want +got):\n%s", d)
+	}
+	var live [][]string
+	for _, s := range got {
+		if s.Kind == call.SigResynced {
+			live = append(live, s.Live)
+		}
+	}
+	if d := cmp.Diff([][]string{{"a"}, {"a"}, {}}, live); d != "" {
+		t.Errorf("live calls of the marks (-want +got):\n%s", d)
 	}
 	for _, s := range got {
 		if !s.Resync {

@@ -206,7 +206,7 @@ func FuzzFrames(f *testing.F) {
 	re := regexp.MustCompile(defaultExtensionPattern)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		co := newCorrelator("esl", re, []string{"external"}, func(s call.Signal) {
-			if s.CallID == "" || !utf8.ValidString(s.Remote.Name) || !utf8.ValidString(s.Remote.Number) {
+			if (s.CallID == "") != (s.Kind == call.SigResynced) || !utf8.ValidString(s.Remote.Name) || !utf8.ValidString(s.Remote.Number) {
 				t.Fatalf("bad signal %+v", s)
 			}
 		})

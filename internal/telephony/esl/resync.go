@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ringside/ringside/internal/call"
 	"slices"
 	"time"
 )
@@ -179,5 +180,13 @@ func (co *correlator) resyncFrom(channelsJSON, callsJSON []byte) error {
 			co.endLeg(l, "", time.Time{})
 		}
 	}
+	// What FreeSWITCH has now: calls Ringside holds beyond these (restored after a
+	// restart, taken over from another node) ended unseen.
+	live := make([]string, 0, len(co.calls))
+	for id := range co.calls {
+		live = append(live, id)
+	}
+	slices.Sort(live)
+	co.emit(call.Signal{Source: co.source, Kind: call.SigResynced, Live: live, Resync: true})
 	return nil
 }

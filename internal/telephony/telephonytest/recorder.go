@@ -19,8 +19,13 @@ type Recorder struct {
 // NewRecorder returns an empty recorder.
 func NewRecorder() *Recorder { return &Recorder{changed: make(chan struct{}, 1)} }
 
-// Emit records s; pass it as a Source's emit function.
+// Emit records s; pass it as a Source's emit function. The end-of-resync marks
+// (call.SigResynced, one per connect) are not recorded: the connectors' replay goldens
+// check them, and the recorder's users count calls' signals.
 func (r *Recorder) Emit(s call.Signal) {
+	if s.Kind == call.SigResynced {
+		return
+	}
 	r.mu.Lock()
 	r.signals = append(r.signals, s)
 	r.mu.Unlock()

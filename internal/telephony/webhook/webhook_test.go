@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -74,7 +75,7 @@ func TestDecodeJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.Time = tc.want.Time
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) { // Signal holds a slice (Live)
 				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
