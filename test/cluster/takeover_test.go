@@ -78,7 +78,7 @@ telephony:
 	if p := got[len(got)-1]; len(p.Matches) == 0 || p.Matches[0].Name != "Jane Doe" {
 		t.Fatalf("pop: %+v", p)
 	}
-	dv.Fail(dataversetest.Fault{Status: http.StatusServiceUnavailable, Count: 4, Method: "PATCH"})
+	dv.Fail(dataversetest.Fault{Status: http.StatusServiceUnavailable, Count: 4, Method: "POST", PathPrefix: "$batch"}) // activity writes are $batch change sets
 	fake.Play(rest1)
 	got = append(got, alice.until(t, 15*time.Second, "end of call 1", func(m msg) bool { return m.Type == "call.ended" && m.Call.ID == id1 })...)
 	eventually(t, 15*time.Second, "call 1's activity in the outbox", func() (bool, error) {

@@ -169,7 +169,7 @@ func TestActivityExactlyOnceThroughOutbox(t *testing.T) {
 		outbox.Options{Now: clock, Lease: time.Minute, MinBackoff: time.Second, MaxBackoff: time.Minute})
 
 	// 1: throttled.
-	fake.Fail(dataversetest.Fault{Status: 429, RetryAfter: "30", PathPrefix: "phonecalls"})
+	fake.Fail(dataversetest.Fault{Status: 429, RetryAfter: "30", PathPrefix: "$batch"})
 	if _, err := w1.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestActivityExactlyOnceThroughOutbox(t *testing.T) {
 	}
 	// 2: server error.
 	advance(30 * time.Second)
-	fake.Fail(dataversetest.Fault{Status: 503, PathPrefix: "phonecalls"})
+	fake.Fail(dataversetest.Fault{Status: 503, PathPrefix: "$batch"})
 	if _, err := w1.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,8 @@ func TestActivityRejectedIsParked(t *testing.T) {
 	d := newTestDirectory(t, fake, st)
 	// A regarding record that is not a contact/account/lead GUID the CRM knows is fine
 	// for the fake; make the CRM refuse the write instead.
-	fake.Fail(dataversetest.Fault{Status: 400, Method: "PATCH", PathPrefix: "phonecalls"})
+	// Twice: the write's change set, then the one that reopens the phonecall first.
+	fake.Fail(dataversetest.Fault{Status: 400, Count: 2, Method: "POST", PathPrefix: "$batch"})
 	a := crm.Activity{Key: "call:x", Direction: "inbound", Number: "+4930111"}
 	payload, _ := json.Marshal(a)
 	if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "crm.activity", Key: a.Key, Payload: payload}); err != nil {
@@ -270,5 +271,101 @@ func TestActivityRejectedIsParked(t *testing.T) {
 	items, _ := st.ListOutbox(ctx, store.OutboxParked)
 	if len(items) != 1 || !strings.Contains(items[0].LastError, "An unexpected error occurred.") {
 		t.Fatalf("parked: %+v", items)
+	}
+}
+
+// TestLogCallRequests counts the Dataverse requests logging a call costs (issue 14:
+// Dataverse allows an application user 6,000 requests in 5 minutes, so an activity takes
+// as few as the Web API allows, with no read before the write). Run with -v for the
+// figures in BENCHMARKS.md.
+func TestLogCallRequests(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	contact := fake.Put("contact", map[string]any{"lastname": "Doe", "telephone1": "+49 30 9876543"})
+	agent := "44444444-4444-4444-4444-444444444444"
+	withAgent := func(c *Config) { c.UserMap = map[string]string{"alice": agent} }
+	d := newTestDirectory(t, fake, nil, withAgent)
+	ctx := t.Context()
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	ended := crm.Activity{Key: "call:r-1", CallID: "r-1", Subject: "Incoming call from Jane Doe", Direction: "inbound",
+		Number: "+49309876543", Regarding: &crm.Ref{Entity: crm.Contact, ID: contact}, Agent: "alice",
+		Start: start, End: start.Add(3 * time.Minute), Duration: 3 * time.Minute}
+	noted := ended
+	noted.Notes = "alice · 2026-11-25 10:03 UTC\nwants a quote"
+	missed := crm.Activity{Key: "call:r-2", Direction: "inbound", Number: "+4917012345", Missed: true, Open: true, Start: start}
+	edited := noted
+	edited.Notes += "\n\ncarol · 2026-11-25 10:09 UTC\nsent it"
+
+	steps := []struct {
+		name     string
+		d        func() *Directory
+		a        crm.Activity
+		want     int // HTTP requests at most
+		desc     string
+		complete bool
+	}{
+		{"the call ends (phonecall created, parties, regarding, completed)", func() *Directory { return d }, ended, 1, "", true},
+		{"notes saved after the call (completed phonecall updated)", func() *Directory { return d }, noted, 1, noted.Notes, true},
+		{"a missed call (open phonecall created)", func() *Directory { return d }, missed, 1, "", false},
+		{"notes edited after a restart (the adapter does not know it completed the phonecall)", func() *Directory { return newTestDirectory(t, fake, nil, withAgent) }, edited, 2, edited.Notes, true},
+	}
+	for _, s := range steps {
+		before := fake.Stats()
+		if err := s.d().LogCall(ctx, s.a); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		after := fake.Stats()
+		reqs, ops := after.Requests-before.Requests, after.Operations-before.Operations
+		t.Logf("%-85s %d request(s), %d operation(s)", s.name, reqs, ops)
+		if reqs > s.want {
+			t.Errorf("%s: %d requests, want at most %d (%v)", s.name, reqs, s.want, fake.Requests()[before.Requests:])
+		}
+		got, ok := fake.Record("phonecall", ActivityID(s.a.Key))
+		if !ok {
+			t.Fatalf("%s: no phonecall", s.name)
+		}
+		if d, _ := got["description"].(string); d != s.desc {
+			t.Errorf("%s: description %q, want %q", s.name, d, s.desc)
+		}
+		if st, _ := got["statecode"].(float64); (st == 1) != s.complete {
+			t.Errorf("%s: statecode %v, want completed=%v", s.name, got["statecode"], s.complete)
+		}
+	}
+	if n := len(fake.Records("phonecall")); n != 2 {
+		t.Errorf("%d phonecalls, want 2", n)
+	}
+	got, _ := fake.Record("phonecall", ActivityID(ended.Key))
+	if diff := cmp.Diff(map[string]float64{"/contacts(" + contact + ")": 1, "/systemusers(" + agent + ")": 2}, partyMasks(got)); diff != "" {
+		t.Errorf("parties (-want +got):\n%s", diff)
+	}
+	if got["_regardingobjectid_value"] != contact {
+		t.Errorf("regarding %v, want %s", got["_regardingobjectid_value"], contact)
+	}
+}
+
+// TestChangesetAtomic: a change set is applied all or none (the fake rolls back the
+// operations before the failing one, as Dataverse does), and its error is the failing
+// operation's.
+func TestChangesetAtomic(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	d := newTestDirectory(t, fake, nil)
+	id := ActivityID("call:atomic")
+	u := d.cfg.api + "phonecalls(" + id + ")"
+	err := d.changeset(t.Context(), "test",
+		request{op: "write", method: "PATCH", url: u, body: map[string]any{"subject": "s", "phonenumber": "1"}},
+		request{op: "bad state", method: "PATCH", url: u, header: map[string]string{"If-Match": "*"}, body: map[string]any{"statecode": 1, "statuscode": 1}})
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.Status != 400 || !strings.Contains(e.Message, "not a valid status code") {
+		t.Fatalf("err = %v, want the second operation's 400", err)
+	}
+	if _, ok := fake.Record("phonecall", id); ok {
+		t.Fatal("the first operation of a failed change set was kept")
+	}
+	if err := d.changeset(t.Context(), "test",
+		request{op: "write", method: "PATCH", url: u, body: map[string]any{"subject": "s", "phonenumber": "1"}},
+		request{op: "complete", method: "PATCH", url: u, header: map[string]string{"If-Match": "*"}, body: map[string]any{"statecode": 1, "statuscode": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fake.Record("phonecall", id); got["statecode"] != 1.0 || got["subject"] != "s" {
+		t.Fatalf("after a good change set: %v", got)
 	}
 }

@@ -1,13 +1,17 @@
 package dynamics
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -217,8 +221,12 @@ func (c *client) send(ctx context.Context, r request, tok string) (*response, er
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// classify turns a non-2xx reply into an error.
+// classify turns a non-2xx reply into an error. A $batch reply's error is its failing
+// operation's.
 func classify(op string, resp *response, now func() time.Time) error {
+	if f := batchFailure(resp); f != nil {
+		return classify(op, f, now)
+	}
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -283,4 +291,103 @@ func (c *client) getJSON(ctx context.Context, op, u string, prefer []string, v a
 		return fmt.Errorf("dynamics: %s: decode reply: %w", op, err)
 	}
 	return nil
+}
+
+// changeset sends reqs as one $batch request holding one change set, which Dataverse
+// applies all or none, in order (a single request is sent as itself). The error is the
+// failing operation's, classified as do classifies replies.
+func (d *Directory) changeset(ctx context.Context, op string, reqs ...request) error {
+	if len(reqs) == 1 {
+		_, err := d.c.do(ctx, reqs[0])
+		return err
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	batch := "batch_" + mw.Boundary()
+	if err := mw.SetBoundary(batch); err != nil {
+		return fmt.Errorf("dynamics: %s: %w", op, err)
+	}
+	var cs bytes.Buffer
+	cw := multipart.NewWriter(&cs)
+	if err := cw.SetBoundary("changeset_" + cw.Boundary()); err != nil {
+		return fmt.Errorf("dynamics: %s: %w", op, err)
+	}
+	for i, r := range reqs {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return fmt.Errorf("dynamics: %s: encode body: %w", r.op, err)
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/http")
+		h.Set("Content-Transfer-Encoding", "binary")
+		h.Set("Content-ID", strconv.Itoa(i+1))
+		pw, err := cw.CreatePart(h)
+		if err != nil {
+			return fmt.Errorf("dynamics: %s: %w", op, err)
+		}
+		fmt.Fprintf(pw, "%s %s HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n", r.method, r.url)
+		for k, v := range r.header {
+			fmt.Fprintf(pw, "%s: %s\r\n", k, v)
+		}
+		fmt.Fprintf(pw, "\r\n%s\r\n", b)
+	}
+	if err := cw.Close(); err != nil {
+		return fmt.Errorf("dynamics: %s: %w", op, err)
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Type", "multipart/mixed; boundary="+cw.Boundary())
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		return fmt.Errorf("dynamics: %s: %w", op, err)
+	}
+	_, _ = pw.Write(cs.Bytes())
+	if err := mw.Close(); err != nil {
+		return fmt.Errorf("dynamics: %s: %w", op, err)
+	}
+	resp, err := d.c.do(ctx, request{op: op, method: http.MethodPost, url: d.cfg.api + "$batch",
+		raw: body.Bytes(), ctype: "multipart/mixed; boundary=" + batch})
+	if err != nil {
+		return err
+	}
+	if f := batchFailure(resp); f != nil {
+		return classify(op, f, d.c.now)
+	}
+	return nil
+}
+
+// batchFailure returns the first failed operation of a $batch reply (nil when resp is
+// not multipart or nothing in it failed), looking into change sets.
+func batchFailure(resp *response) *response {
+	mt, params, err := mime.ParseMediaType(resp.header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(resp.body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil
+		}
+		b, err := io.ReadAll(part)
+		if err != nil {
+			return nil
+		}
+		if pmt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); strings.HasPrefix(pmt, "multipart/") {
+			h := http.Header{}
+			h.Set("Content-Type", part.Header.Get("Content-Type"))
+			if f := batchFailure(&response{status: resp.status, header: h, body: b}); f != nil {
+				return f
+			}
+			continue
+		}
+		hr, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+		if err != nil {
+			continue
+		}
+		rb, _ := io.ReadAll(hr.Body)
+		hr.Body.Close()
+		if hr.StatusCode >= 300 {
+			return &response{status: hr.StatusCode, header: hr.Header, body: rb}
+		}
+	}
 }

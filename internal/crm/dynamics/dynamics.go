@@ -89,6 +89,8 @@ type Directory struct {
 
 	userMu sync.Mutex
 	users  map[string]string // agent email -> systemuserid ("" = not found)
+
+	completed idSet // phonecalls this adapter completed (a later write reopens them at once)
 }
 
 // New validates cfg, reads the client secret (from the environment variable named by
