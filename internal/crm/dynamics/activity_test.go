@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -368,4 +369,152 @@ func TestChangesetAtomic(t *testing.T) {
 	if got, _ := fake.Record("phonecall", id); got["statecode"] != 1.0 || got["subject"] != "s" {
 		t.Fatalf("after a good change set: %v", got)
 	}
+}
+
+// TestThrottlingPausesTheCRM: Dataverse's service protection limit (here 4 requests in 5
+// minutes) answers 429 with Retry-After; the whole CRM destination then waits (no more
+// requests, sync and lookups included), webhooks keep being delivered, and once the
+// time is up every activity is written exactly once.
+func TestThrottlingPausesTheCRM(t *testing.T) {
+	var clockMu sync.Mutex
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	fake := dataversetest.New(t, dataversetest.Options{RequestLimit: 4, Window: 5 * time.Minute, Now: clock})
+	contact := fake.Put("contact", map[string]any{"lastname": "Doe", "telephone1": "+49 30 9876543"})
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, store.Config{}, t.TempDir(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.SetClock(clock)
+	d, err := New(testConfig(fake), testParser(t), st, log, WithGetenv(testGetenv), WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls, hooks = 8, 4
+	for i := range calls {
+		a := crm.Activity{Key: fmt.Sprintf("call:t-%d", i), Subject: "Incoming call", Direction: "inbound", Number: "+49309876543",
+			Regarding: &crm.Ref{Entity: crm.Contact, ID: contact}, Start: now, Duration: time.Minute}
+		payload, _ := json.Marshal(a)
+		if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "crm.activity", Key: a.Key, Group: fmt.Sprintf("call:t-%d", i), Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range hooks {
+		if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "webhook", Key: fmt.Sprint(i), Group: fmt.Sprintf("webhook:http://h/ t-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	delivered := map[string]int{}
+	w := outbox.New(st, "n", map[string]outbox.Handler{
+		"crm.activity": func(ctx context.Context, it store.OutboxItem) error {
+			var a crm.Activity
+			if err := json.Unmarshal(it.Payload, &a); err != nil {
+				return errors.Join(outbox.ErrPermanent, err)
+			}
+			return d.LogCall(ctx, a)
+		},
+		"webhook": func(_ context.Context, it store.OutboxItem) error {
+			mu.Lock()
+			delivered[it.Key]++
+			mu.Unlock()
+			return nil
+		},
+	}, log, outbox.Options{Now: clock, Workers: 1})
+	for range calls + hooks {
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := fake.Stats()
+	if s.Requests != 5 || s.Throttled != 1 || len(fake.Records("phonecall")) != 4 {
+		t.Fatalf("while throttled: %+v, %d phonecalls; want 4 written, 1 refused, no request after the 429", s, len(fake.Records("phonecall")))
+	}
+	mu.Lock()
+	if len(delivered) != hooks {
+		t.Errorf("webhooks delivered while the CRM waits: %v, want all %d", delivered, hooks)
+	}
+	mu.Unlock()
+	// Every request of the application user waits, a record read included.
+	if _, err := d.Get(ctx, crm.Ref{Entity: crm.Contact, ID: contact}); !errors.Is(err, crm.ErrUnavailable) {
+		t.Errorf("a read during the pause: %v, want ErrUnavailable", err)
+	}
+	if fake.Stats().Requests != s.Requests {
+		t.Errorf("a request reached the CRM during the pause")
+	}
+	advance(5 * time.Minute)
+	for range calls {
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if items, _ := st.ListOutbox(ctx, store.OutboxPending, store.OutboxParked); len(items) != 0 {
+		t.Fatalf("outbox not drained: %+v", items)
+	}
+	pcs := fake.Records("phonecall")
+	if len(pcs) != calls {
+		t.Fatalf("%d phonecalls, want %d", len(pcs), calls)
+	}
+	for _, pc := range pcs {
+		if pc["statecode"] != 1.0 {
+			t.Errorf("phonecall not completed: %v", pc)
+		}
+	}
+	if s := fake.Stats(); s.Throttled != 1 || s.Requests != 9 {
+		t.Errorf("in all: %+v, want 8 writes and the 1 refused request", s)
+	}
+	t.Logf("fake: %+v", fake.Stats())
+}
+
+// TestServiceProtectionErrors: the fake answers as Dataverse documents it — 429 with
+// Retry-After and the error of the limit exceeded (requests in the window, concurrent
+// requests) — and the adapter reads the Retry-After.
+func TestServiceProtectionErrors(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	t.Run("requests in the window", func(t *testing.T) {
+		fake := dataversetest.New(t, dataversetest.Options{RequestLimit: 2, Now: clock})
+		d, err := New(testConfig(fake), testParser(t), newMemStore(), slog.New(slog.DiscardHandler), WithGetenv(testGetenv), WithClock(clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := crm.Ref{Entity: crm.Contact, ID: fake.Put("contact", map[string]any{"lastname": "Doe"})}
+		for range 2 {
+			if _, err := d.Get(t.Context(), ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = d.Get(t.Context(), ref)
+		ra, ok := errors.AsType[*crm.RetryAfterError](err)
+		if !ok || ra.After != 5*time.Minute || !strings.Contains(err.Error(), "Number of requests exceeded the limit of 2 over time window of 300 seconds") {
+			t.Fatalf("third request: %v, want a 429 with Retry-After 300", err)
+		}
+	})
+	t.Run("concurrent requests", func(t *testing.T) {
+		fake := dataversetest.New(t, dataversetest.Options{Concurrency: 1})
+		d := newTestDirectory(t, fake, nil)
+		ref := crm.Ref{Entity: crm.Contact, ID: fake.Put("contact", map[string]any{"lastname": "Doe"})}
+		entered, release := make(chan struct{}), make(chan struct{})
+		fake.OnWrite(func(string, string) { close(entered); <-release })
+		done := make(chan error, 1)
+		go func() {
+			done <- d.LogCall(t.Context(), crm.Activity{Key: "call:busy", Direction: "inbound", Number: "+4930111", Open: true})
+		}()
+		<-entered
+		_, err := d.Get(t.Context(), ref)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := errors.AsType[*crm.RetryAfterError](err); !ok || !strings.Contains(err.Error(), "Number of concurrent requests exceeded the limit of 1") {
+			t.Fatalf("a second request at once: %v, want a 429 with Retry-After", err)
+		}
+		if s := fake.Stats(); s.Throttled != 1 {
+			t.Errorf("stats %+v", s)
+		}
+	})
 }

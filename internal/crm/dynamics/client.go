@@ -58,6 +58,9 @@ type client struct {
 	mu   sync.Mutex
 	tok  *oauth2.Token
 	next time.Time // when to renew tok
+
+	pauseMu sync.Mutex
+	until   time.Time // no request before this: Dataverse answered 429 with Retry-After
 }
 
 func newClient(cfg *resolved, hc *http.Client, now func() time.Time) *client {
@@ -149,6 +152,10 @@ func (c *client) do(ctx context.Context, r request) (*response, error) {
 	if err := c.sameOrigin(r.url); err != nil {
 		return nil, err
 	}
+	if wait := c.paused(); wait > 0 {
+		return nil, &crm.RetryAfterError{After: wait, Err: fmt.Errorf("dynamics: %s: not sent: the CRM asked to wait %s more (429, service protection limits): %w",
+			r.op, wait.Round(time.Second), crm.ErrUnavailable)}
+	}
 	for attempt := 0; ; attempt++ {
 		tok, err := c.token(ctx, attempt > 0)
 		if err != nil {
@@ -167,8 +174,31 @@ func (c *client) do(ctx context.Context, r request) (*response, error) {
 		if resp.status >= 200 && resp.status < 300 {
 			return resp, nil
 		}
-		return nil, classify(r.op, resp, c.now)
+		err = classify(r.op, resp, c.now)
+		if ra, ok := errors.AsType[*crm.RetryAfterError](err); ok && resp.status == http.StatusTooManyRequests {
+			c.pause(ra.After)
+		}
+		return nil, err
 	}
+}
+
+// pause holds back every request of this application user for d: Dataverse's service
+// protection limits count per user, and "the Retry-After duration ... before any new
+// requests from the user can be processed" applies to all of them (activity writes,
+// sync, live lookups).
+func (c *client) pause(d time.Duration) {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if until := c.now().Add(d); until.After(c.until) {
+		c.until = until
+	}
+}
+
+// paused returns how long requests must still wait (0: none).
+func (c *client) paused() time.Duration {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	return max(c.until.Sub(c.now()), 0)
 }
 
 func (c *client) send(ctx context.Context, r request, tok string) (*response, error) {
