@@ -77,6 +77,14 @@ func (r *receiver) complete(want []string) int {
 // base URL.
 func startServe(t *testing.T, cfg string) string {
 	t.Helper()
+	base, _ := startServeLog(t, cfg)
+	return base
+}
+
+// startServeLog is startServe that also returns a function reading the server's log
+// so far.
+func startServeLog(t *testing.T, cfg string) (string, func() string) {
+	t.Helper()
 	port := testenv.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -104,7 +112,11 @@ func startServe(t *testing.T, cfg string) string {
 		resp.Body.Close()
 		return true
 	})
-	return base
+	return base, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return serveErr.String()
+	}
 }
 
 type lockedWriter struct {
