@@ -92,7 +92,7 @@ func startServeLog(t *testing.T, cfg string) (string, func() string) {
 	var serveErr bytes.Buffer
 	var mu sync.Mutex
 	go func() {
-		done <- run(ctx, env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &lockedWriter{w: &serveErr, mu: &mu}, getenv: func(string) string { return "" }},
+		done <- run(ctx, env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &lockedWriter{w: &serveErr, mu: &mu}, getenv: testGetenv},
 			[]string{"serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port)})
 	}()
 	t.Cleanup(func() {
@@ -117,6 +117,15 @@ func startServeLog(t *testing.T, cfg string) (string, func() string) {
 		defer mu.Unlock()
 		return serveErr.String()
 	}
+}
+
+// testGetenv passes the tests' own variables (RINGSIDE_TEST_*, e.g. a CRM secret) and
+// nothing else of the environment to the server.
+func testGetenv(k string) string {
+	if strings.HasPrefix(k, "RINGSIDE_TEST_") {
+		return os.Getenv(k)
+	}
+	return ""
 }
 
 type lockedWriter struct {
