@@ -165,7 +165,16 @@ func TestActivityExactlyOnceThroughOutbox(t *testing.T) {
 			return d.LogCall(ctx, a)
 		}
 	}
-	d1 := newTestDirectory(t, fake, st)
+	// The adapter shares the outbox's clock: a Retry-After pauses its requests for that
+	// long on this clock.
+	withClock := func(st IndexStore) *Directory {
+		d, err := New(testConfig(fake), testParser(t), st, log, WithGetenv(testGetenv), WithClock(clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d1 := withClock(st)
 	w1 := outbox.New(st, "node-1", map[string]outbox.Handler{"crm.activity": handler(d1)}, log,
 		outbox.Options{Now: clock, Lease: time.Minute, MinBackoff: time.Second, MaxBackoff: time.Minute})
 
@@ -219,7 +228,7 @@ func TestActivityExactlyOnceThroughOutbox(t *testing.T) {
 	}
 	defer st2.Close()
 	advance(2 * time.Minute)
-	d2 := newTestDirectory(t, fake, st2)
+	d2 := withClock(st2)
 	w2 := outbox.New(st2, "node-2", map[string]outbox.Handler{"crm.activity": handler(d2)}, log, outbox.Options{Now: clock})
 	if n, err := w2.RunOnce(ctx); err != nil || n != 1 {
 		t.Fatalf("redelivery: %d items, %v", n, err)

@@ -485,6 +485,8 @@ func TestErrorClassification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A fresh adapter each: a 429 pauses every request of the one that got it.
+			d := newTestDirectory(t, fake, nil)
 			fake.Fail(tt.fault)
 			err := d.LogCall(ctx, a)
 			if !tt.check(err) {
