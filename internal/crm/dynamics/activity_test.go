@@ -527,3 +527,114 @@ func TestServiceProtectionErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommit: writes of many calls due at once share a $batch (each call its own
+// change set): while maxBatchesInFlight $batch requests are under way, the next calls'
+// change sets wait and go together in the next one; a change set that fails does not
+// stop the others.
+func TestGroupCommit(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	d := newTestDirectory(t, fake, nil)
+	ctx := t.Context()
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	act := func(i int) crm.Activity {
+		return crm.Activity{Key: fmt.Sprintf("call:g-%d", i), Subject: "Incoming call", Direction: "inbound", Number: "+4930111",
+			Start: start, Duration: time.Minute}
+	}
+	// Every write waits until released: the first calls' requests stay in flight.
+	release := make(chan struct{})
+	fake.OnWrite(func(string, string) { <-release })
+	const calls = 12
+	queued := calls - maxBatchesInFlight
+	errs := make(chan error, calls)
+	base := fake.Stats().Requests
+	for i := range calls {
+		a := act(i)
+		if i == calls-1 {
+			// The CRM refuses this one: its regarding record does not exist.
+			a.Regarding = &crm.Ref{Entity: crm.Contact, ID: "00000000-0000-0000-0000-00000000000b"}
+		}
+		go func() { errs <- d.LogCall(ctx, a) }()
+		// Wait until it is sent or waiting, so that they are in a known order.
+		for fake.Stats().Requests-base+d.batches.queued() < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if got := d.batches.queued(); got != queued {
+		t.Fatalf("%d change sets waiting, want %d (the others in flight)", got, queued)
+	}
+	before := fake.Stats().Requests
+	close(release)
+	var failed int
+	for range calls {
+		if err := <-errs; err != nil {
+			failed++
+			if e, ok := errors.AsType[*Error](err); !ok || e.Status != 400 || !strings.Contains(e.Message, "Does Not Exist") {
+				t.Errorf("the refused call: %v, want its own 400", err)
+			}
+		}
+	}
+	s := fake.Stats()
+	t.Logf("%d calls: %d requests in flight, then %d (%+v)", calls, before-base, s.Requests-before, s)
+	if failed != 1 {
+		t.Errorf("%d calls failed, want only the refused one", failed)
+	}
+	// The waiting calls went in one $batch; the refused one then tried alone with the
+	// reopening change set, and once more as a fresh write after its 404.
+	if n := s.Requests - before; n != 3 {
+		t.Errorf("%d requests for %d waiting calls, want them in one $batch plus the refused call's 2 own tries", n, queued)
+	}
+	if n := len(fake.Records("phonecall")); n != calls-1 {
+		t.Errorf("%d phonecalls, want %d (all but the refused one)", n, calls-1)
+	}
+	for _, pc := range fake.Records("phonecall") {
+		if pc["statecode"] != 1.0 {
+			t.Errorf("not completed: %v", pc)
+		}
+	}
+}
+
+// TestGroupCommitCancel: a write given up while it waits leaves the queue, and no
+// sending slot is lost.
+func TestGroupCommitCancel(t *testing.T) {
+	fake := dataversetest.New(t, dataversetest.Options{})
+	d := newTestDirectory(t, fake, nil)
+	release := make(chan struct{})
+	fake.OnWrite(func(string, string) { <-release })
+	a := func(i int) crm.Activity {
+		return crm.Activity{Key: fmt.Sprintf("call:c-%d", i), Direction: "inbound", Number: "+4930111", Duration: time.Minute}
+	}
+	errs := make(chan error, maxBatchesInFlight+1)
+	for i := range maxBatchesInFlight {
+		go func() { errs <- d.LogCall(t.Context(), a(i)) }()
+	}
+	for fake.Stats().Requests < maxBatchesInFlight {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { errs <- d.LogCall(ctx, a(99)) }()
+	for d.batches.queued() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the write given up: %v", err)
+	}
+	close(release)
+	for range maxBatchesInFlight {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.LogCall(t.Context(), a(100)); err != nil {
+		t.Fatal(err)
+	}
+	d.batches.mu.Lock()
+	defer d.batches.mu.Unlock()
+	if d.batches.inflight != 0 || len(d.batches.queue) != 0 {
+		t.Errorf("after all writes: %d in flight, %d waiting", d.batches.inflight, len(d.batches.queue))
+	}
+	if _, ok := fake.Record("phonecall", ActivityID("call:c-99")); ok {
+		t.Error("the write given up was written")
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -319,68 +318,6 @@ func (c *client) getJSON(ctx context.Context, op, u string, prefer []string, v a
 	}
 	if err := json.Unmarshal(resp.body, v); err != nil {
 		return fmt.Errorf("dynamics: %s: decode reply: %w", op, err)
-	}
-	return nil
-}
-
-// changeset sends reqs as one $batch request holding one change set, which Dataverse
-// applies all or none, in order (a single request is sent as itself). The error is the
-// failing operation's, classified as do classifies replies.
-func (d *Directory) changeset(ctx context.Context, op string, reqs ...request) error {
-	if len(reqs) == 1 {
-		_, err := d.c.do(ctx, reqs[0])
-		return err
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	batch := "batch_" + mw.Boundary()
-	if err := mw.SetBoundary(batch); err != nil {
-		return fmt.Errorf("dynamics: %s: %w", op, err)
-	}
-	var cs bytes.Buffer
-	cw := multipart.NewWriter(&cs)
-	if err := cw.SetBoundary("changeset_" + cw.Boundary()); err != nil {
-		return fmt.Errorf("dynamics: %s: %w", op, err)
-	}
-	for i, r := range reqs {
-		b, err := json.Marshal(r.body)
-		if err != nil {
-			return fmt.Errorf("dynamics: %s: encode body: %w", r.op, err)
-		}
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Type", "application/http")
-		h.Set("Content-Transfer-Encoding", "binary")
-		h.Set("Content-ID", strconv.Itoa(i+1))
-		pw, err := cw.CreatePart(h)
-		if err != nil {
-			return fmt.Errorf("dynamics: %s: %w", op, err)
-		}
-		fmt.Fprintf(pw, "%s %s HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n", r.method, r.url)
-		for k, v := range r.header {
-			fmt.Fprintf(pw, "%s: %s\r\n", k, v)
-		}
-		fmt.Fprintf(pw, "\r\n%s\r\n", b)
-	}
-	if err := cw.Close(); err != nil {
-		return fmt.Errorf("dynamics: %s: %w", op, err)
-	}
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Type", "multipart/mixed; boundary="+cw.Boundary())
-	pw, err := mw.CreatePart(h)
-	if err != nil {
-		return fmt.Errorf("dynamics: %s: %w", op, err)
-	}
-	_, _ = pw.Write(cs.Bytes())
-	if err := mw.Close(); err != nil {
-		return fmt.Errorf("dynamics: %s: %w", op, err)
-	}
-	resp, err := d.c.do(ctx, request{op: op, method: http.MethodPost, url: d.cfg.api + "$batch",
-		raw: body.Bytes(), ctype: "multipart/mixed; boundary=" + batch})
-	if err != nil {
-		return err
-	}
-	if f := batchFailure(resp); f != nil {
-		return classify(op, f, d.c.now)
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ type Options struct {
 	ClientSecret  string        // default "secret"
 	TokenLifetime time.Duration // default 1h
 	PageLatency   time.Duration // simulated latency of every collection page
+	Latency       time.Duration // simulated latency of every API request (a $batch once)
 	NoLeads       bool          // an environment without Dynamics 365 Sales (no lead table)
 	Now           func() time.Time
 
@@ -415,6 +416,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.inflight[user]--
 		s.mu.Unlock()
 	}()
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency) // simulated network and server time, not synchronisation
+	}
 	if r.Header.Get("OData-MaxVersion") != "4.0" || r.Header.Get("OData-Version") != "4.0" || !strings.Contains(r.Header.Get("Accept"), "application/json") {
 		writeError(w, http.StatusBadRequest, "0x80060888", "send Accept: application/json, OData-MaxVersion: 4.0 and OData-Version: 4.0")
 		return
@@ -906,6 +910,16 @@ func (s *Server) decodeBody(r *http.Request, t *tbl) (map[string]any, error) {
 				return nil, fmt.Errorf("An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload, or the reference %q is invalid.", nav, s2)
 			}
 			if strings.HasPrefix(nav, "regardingobjectid_") {
+				s.mu.Lock()
+				rt, ok := s.bySet[set]
+				exists := false
+				if ok {
+					_, exists = rt.rows[id]
+				}
+				s.mu.Unlock()
+				if !ok || !exists {
+					return nil, fmt.Errorf("%s With Id = %s Does Not Exist", strings.TrimSuffix(set, "s"), id)
+				}
 				out["_regardingobjectid_value"] = id
 				out["_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = strings.TrimSuffix(set, "s")
 			} else if strings.HasPrefix(nav, "parentcustomerid_") {
@@ -1115,9 +1129,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *tbl, id string
 
 // batch serves a $batch request: independent requests (each answered in its own part,
 // errors included), and change sets, whose operations are applied all or none: when one
-// fails, the ones before it are rolled back, the batch stops, and its reply is that
-// operation's error, with the error's status as the batch's (as Dataverse answers
-// without Prefer: odata.continue-on-error).
+// fails, the ones before it are rolled back and the change set's reply is that
+// operation's error; then the batch stops, with the error's status as the batch's,
+// unless the request says Prefer: odata.continue-on-error (then the next change sets
+// are applied, and the batch answers 200).
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
@@ -1130,6 +1145,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	_ = mw.SetBoundary("batchresponse_" + NewGUID())
 	n := 0
 	status := 200
+	cont := slices.ContainsFunc(r.Header.Values("Prefer"), func(v string) bool { return strings.Contains(v, "odata.continue-on-error") })
 	for status == 200 {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -1149,7 +1165,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 				writeError(w, 400, "0x80060888", "The batch has more than 1000 requests.")
 				return
 			}
-			status = s.changeset(mw, reqs)
+			if st := s.changeset(mw, reqs); !cont {
+				status = st
+			}
 			continue
 		}
 		if part.Header.Get("Content-Type") != "application/http" || part.Header.Get("Content-Transfer-Encoding") != "binary" {
