@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/ringside/ringside/internal/config"
+	"github.com/ringside/ringside/internal/logmask"
 )
 
 // Exit codes.
@@ -188,10 +189,11 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 		lvl = slog.LevelError
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logmask.New(h, logmask.Options{MaskNumbers: cfg.LogMaskNumbers}))
 }
 
 func quietLogger(w io.Writer, cfg *config.Config) *slog.Logger {

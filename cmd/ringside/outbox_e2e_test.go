@@ -77,6 +77,14 @@ func (r *receiver) complete(want []string) int {
 // base URL.
 func startServe(t *testing.T, cfg string) string {
 	t.Helper()
+	base, _ := startServeLog(t, cfg)
+	return base
+}
+
+// startServeLog is startServe that also returns a function reading the server's log
+// so far.
+func startServeLog(t *testing.T, cfg string) (string, func() string) {
+	t.Helper()
 	port := testenv.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -84,7 +92,7 @@ func startServe(t *testing.T, cfg string) string {
 	var serveErr bytes.Buffer
 	var mu sync.Mutex
 	go func() {
-		done <- run(ctx, env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &lockedWriter{w: &serveErr, mu: &mu}, getenv: func(string) string { return "" }},
+		done <- run(ctx, env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &lockedWriter{w: &serveErr, mu: &mu}, getenv: testGetenv},
 			[]string{"serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port)})
 	}()
 	t.Cleanup(func() {
@@ -104,7 +112,20 @@ func startServe(t *testing.T, cfg string) string {
 		resp.Body.Close()
 		return true
 	})
-	return base
+	return base, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return serveErr.String()
+	}
+}
+
+// testGetenv passes the tests' own variables (RINGSIDE_TEST_*, e.g. a CRM secret) and
+// nothing else of the environment to the server.
+func testGetenv(k string) string {
+	if strings.HasPrefix(k, "RINGSIDE_TEST_") {
+		return os.Getenv(k)
+	}
+	return ""
 }
 
 type lockedWriter struct {

@@ -35,15 +35,18 @@ type Config struct {
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default text.
-	LogFormat string        `yaml:"log_format"`
-	Phone     phone.Config  `yaml:"phone"`
-	Store     store.Config  `yaml:"store"`
-	Lookup    lookup.Config `yaml:"lookup"`
-	CRM       Section       `yaml:"crm"`
-	Telephony []Section     `yaml:"telephony"`
-	Users     []User        `yaml:"users"`
-	Calls     Calls         `yaml:"calls"`
-	Web       Web           `yaml:"web"`
+	LogFormat string `yaml:"log_format"`
+	// LogMaskNumbers masks phone numbers in the log (all digits but the last two).
+	// Caller names and note texts are never logged at info level, whatever this says.
+	LogMaskNumbers bool          `yaml:"log_mask_numbers"`
+	Phone          phone.Config  `yaml:"phone"`
+	Store          store.Config  `yaml:"store"`
+	Lookup         lookup.Config `yaml:"lookup"`
+	CRM            Section       `yaml:"crm"`
+	Telephony      []Section     `yaml:"telephony"`
+	Users          []User        `yaml:"users"`
+	Calls          Calls         `yaml:"calls"`
+	Web            Web           `yaml:"web"`
 	// Cluster joins other nodes over NATS (see internal/cluster); empty: this node runs alone.
 	Cluster cluster.Config `yaml:"cluster"`
 	// Rules is decoded by the rules engine.

@@ -59,6 +59,9 @@ type Worker struct {
 	log      *slog.Logger
 	opts     Options
 	kick     chan struct{}
+
+	pauseMu sync.Mutex
+	paused  map[string]time.Time // destination -> until when it asked us to wait (Retry-After)
 }
 
 // New returns a worker that claims items as owner (unique per worker, e.g.
@@ -102,7 +105,7 @@ func New(st *store.Store, owner string, handlers map[string]Handler, log *slog.L
 	for k, h := range handlers {
 		hs[k] = h
 	}
-	return &Worker{st: st, owner: owner, handlers: hs, log: log, opts: opts, kick: make(chan struct{}, 1)}
+	return &Worker{st: st, owner: owner, handlers: hs, log: log, opts: opts, kick: make(chan struct{}, 1), paused: map[string]time.Time{}}
 }
 
 // Kick wakes the worker now (after an Enqueue) instead of at its next poll.
@@ -134,7 +137,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if free := w.opts.Workers - inflight; free > 0 {
 			// A destination at its share of the pool waits: a slow one cannot take
 			// every worker.
-			var busy []string
+			busy := w.pausedDests()
 			for d, n := range perDest {
 				if n >= w.opts.PerDest {
 					busy = append(busy, d)
@@ -184,7 +187,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // them, returning how many items it handled. Tests drive the worker with it (and
 // Options.Now) instead of Run.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, w.opts.Workers)
+	items, err := w.st.Claim(ctx, w.owner, w.opts.Now(), w.opts.Lease, w.opts.Workers, w.pausedDests()...)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: %w", err)
 	}
@@ -244,6 +247,9 @@ func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
 		return w.st.Park(ctx, it.ID, w.owner, msg)
 	}
 	now := w.opts.Now()
+	if ra, ok := errors.AsType[*crm.RetryAfterError](err); ok && ra.After > 0 {
+		w.pause(store.Destination(it.Group), now.Add(ra.After), log)
+	}
 	if age := now.Sub(it.Since); age >= w.opts.MaxAge {
 		msg := fmt.Sprintf("gave up after %s of temporary errors (max age %s): %v", age.Round(time.Second), w.opts.MaxAge, err)
 		log.Error("outbox item parked", "err", msg)
@@ -252,6 +258,38 @@ func (w *Worker) deliver(ctx context.Context, it store.OutboxItem) error {
 	next := now.Add(w.backoff(it.Attempts, err))
 	log.Warn("outbox item retried", "err", err, "next_at", next)
 	return w.st.Retry(ctx, it.ID, w.owner, next, err.Error())
+}
+
+// pause holds back every item of destination dest until until: the destination said
+// when to come back (Dataverse's service protection answers 429 with Retry-After for
+// every request of the application user), so its other streams wait too instead of
+// spending attempts (and requests) on a certain refusal. Other destinations go on.
+func (w *Worker) pause(dest string, until time.Time, log *slog.Logger) {
+	if dest == "" {
+		return // items without a group share no destination
+	}
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	if until.After(w.paused[dest]) {
+		w.paused[dest] = until
+		log.Warn("outbox destination paused", "destination", dest, "until", until)
+	}
+}
+
+// pausedDests returns the destinations paused now (forgetting pauses that ended).
+func (w *Worker) pausedDests() []string {
+	now := w.opts.Now()
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	var out []string
+	for d, until := range w.paused {
+		if now.Before(until) {
+			out = append(out, d)
+		} else {
+			delete(w.paused, d)
+		}
+	}
+	return out
 }
 
 // renew extends the claim on item id every Lease/3 until ctx ends; when the claim is

@@ -80,7 +80,7 @@ telephony:
 		t.Fatalf("pop: %+v", p)
 	}
 	id1 := p.Call.ID // Ringside's id
-	dv.Fail(dataversetest.Fault{Status: http.StatusServiceUnavailable, Count: 4, Method: "PATCH"})
+	dv.Fail(dataversetest.Fault{Status: http.StatusServiceUnavailable, Count: 4, Method: "POST", PathPrefix: "$batch"}) // activity writes are $batch change sets
 	fake.Play(rest1)
 	got = append(got, alice.until(t, 15*time.Second, "end of call 1", func(m msg) bool { return m.Type == "call.ended" && m.Call.ID == id1 })...)
 	eventually(t, 15*time.Second, "call 1's activity in the outbox", func() (bool, error) {

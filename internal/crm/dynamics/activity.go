@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringside/ringside/internal/crm"
@@ -37,10 +38,15 @@ const (
 	statusReceived            = 4 // incoming, completed
 )
 
-// LogCall writes a as a phonecall activity whose id derives from a.Key: it creates the
-// activity, or updates it when it exists (reopening a completed one first, since
-// completed calls are read-only), then completes it unless a.Open. Every step is
-// idempotent, so the outbox may call LogCall again after any failure.
+// LogCall writes a as a phonecall activity whose id derives from a.Key, in one request
+// in the common case: a $batch change set that upserts the activity with its parties
+// and regarding (PATCH with the id creates or updates it) and completes it unless
+// a.Open. A completed phonecall is read-only, so a later write (notes saved after the
+// call) reopens it in the same change set: the adapter remembers which phonecalls it
+// completed, and otherwise learns it from the refused change set (which Dataverse rolls
+// back whole) and sends the reopening one. Change sets are atomic and every step is
+// idempotent, so the outbox may call LogCall again after any failure, a timeout after
+// Dataverse applied the write included.
 func (d *Directory) LogCall(ctx context.Context, a crm.Activity) error {
 	if a.Key == "" {
 		return errors.New("dynamics: log call: the activity has no key")
@@ -51,37 +57,65 @@ func (d *Directory) LogCall(ctx context.Context, a crm.Activity) error {
 	if err != nil {
 		return err
 	}
-	var cur struct {
-		State int `json:"statecode"`
-	}
-	err = d.c.getJSON(ctx, "read phone call", u+"?$select=statecode,statuscode", nil, &cur)
-	exists := err == nil
-	if err != nil && !errors.Is(err, crm.ErrNotFound) {
-		return err
-	}
-	if exists && cur.State != stateOpen {
-		if _, err := d.c.do(ctx, request{op: "reopen phone call", method: http.MethodPatch, url: u,
-			header: map[string]string{"If-Match": "*"},
-			body:   map[string]any{"statecode": stateOpen, "statuscode": statusOpen}}); err != nil {
-			return err
-		}
-	}
+	reopen := request{op: "reopen phone call", method: http.MethodPatch, url: u,
+		header: map[string]string{"If-Match": "*"},
+		body:   map[string]any{"statecode": stateOpen, "statuscode": statusOpen}}
 	// PATCH with the id is an upsert: it creates the activity with this very id or
 	// updates it, so a retry after a timeout never duplicates it.
-	if _, err := d.c.do(ctx, request{op: "write phone call", method: http.MethodPatch, url: u, body: body}); err != nil {
-		return err
+	steps := []request{{op: "write phone call", method: http.MethodPatch, url: u, body: body}}
+	if !a.Open {
+		status := statusReceived
+		if a.Direction != "inbound" {
+			status = statusMade
+		}
+		steps = append(steps, request{op: "complete phone call", method: http.MethodPatch, url: u,
+			header: map[string]string{"If-Match": "*"},
+			body:   map[string]any{"statecode": stateCompleted, "statuscode": status}})
 	}
-	if a.Open {
-		return nil
+	if !d.completed.has(id) {
+		err := d.changeset(ctx, "log call", steps...)
+		if e, ok := errors.AsType[*Error](err); !ok || e.Status != http.StatusBadRequest {
+			d.completed.set(id, err == nil && !a.Open)
+			return err
+		}
+		// Refused: most likely the phonecall exists and is completed (read-only).
 	}
-	status := statusReceived
-	if a.Direction != "inbound" {
-		status = statusMade
+	err = d.changeset(ctx, "log call", append([]request{reopen}, steps...)...)
+	if errors.Is(err, crm.ErrNotFound) {
+		// Deleted in the CRM since we completed it: write it anew.
+		err = d.changeset(ctx, "log call", steps...)
 	}
-	_, err = d.c.do(ctx, request{op: "complete phone call", method: http.MethodPatch, url: u,
-		header: map[string]string{"If-Match": "*"},
-		body:   map[string]any{"statecode": stateCompleted, "statuscode": status}})
+	d.completed.set(id, err == nil && !a.Open)
 	return err
+}
+
+// idSet is a bounded set of phonecall ids the adapter completed (forgotten wholesale
+// when full: a forgotten id costs one more request on its next write, nothing else).
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
+}
+
+const maxCompletedIDs = 16384
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *idSet) set(id string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.ids, id)
+		return
+	}
+	if s.ids == nil || len(s.ids) >= maxCompletedIDs {
+		s.ids = map[string]struct{}{}
+	}
+	s.ids[id] = struct{}{}
 }
 
 // activityBody is the phonecall columns for a.

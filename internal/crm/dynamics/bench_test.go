@@ -1,7 +1,11 @@
 package dynamics
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -10,7 +14,9 @@ import (
 
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/crm/dynamics/dataversetest"
+	"github.com/ringside/ringside/internal/outbox"
 	"github.com/ringside/ringside/internal/phone"
+	"github.com/ringside/ringside/internal/store"
 )
 
 // BenchmarkLookupIndexed measures lookups from an index of 1,000,000 phone entries
@@ -130,5 +136,56 @@ func BenchmarkLoadIndex(b *testing.B) {
 	}
 	if n := len(fake.Requests()); n != 0 {
 		b.Errorf("%d CRM requests while loading", n)
+	}
+}
+
+// BenchmarkLogCallsThroughOutbox delivers b.N calls' activities through the real outbox
+// (SQLite, the default pool) to the fake answering every request in 50 ms, and reports
+// the Dataverse requests per logged call: writes due at the same time share a $batch.
+// Run with -benchtime 400x.
+func BenchmarkLogCallsThroughOutbox(b *testing.B) {
+	for _, group := range []bool{false, true} {
+		name := map[bool]string{false: "one-change-set-per-request", true: "group-commit"}[group]
+		b.Run(name, func(b *testing.B) {
+			fake := dataversetest.New(b, dataversetest.Options{Latency: 50 * time.Millisecond})
+			ctx := b.Context()
+			log := slog.New(slog.DiscardHandler)
+			st, err := store.Open(ctx, store.Config{}, b.TempDir(), log)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			d := newTestDirectory(b, fake, st)
+			d.noGroupCommit = !group
+			start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+			for i := range b.N {
+				a := crm.Activity{Key: fmt.Sprintf("call:b-%d", i), Subject: "Incoming call", Direction: "inbound", Number: "+4930111",
+					Start: start, Duration: time.Minute}
+				payload, _ := json.Marshal(a)
+				if _, err := st.Enqueue(ctx, store.OutboxItem{Kind: "crm.activity", Key: a.Key, Group: "call:b-" + fmt.Sprint(i), Payload: payload}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			w := outbox.New(st, "bench", map[string]outbox.Handler{"crm.activity": func(ctx context.Context, it store.OutboxItem) error {
+				var a crm.Activity
+				if err := json.Unmarshal(it.Payload, &a); err != nil {
+					return errors.Join(outbox.ErrPermanent, err)
+				}
+				return d.LogCall(ctx, a)
+			}}, log, outbox.Options{Poll: 10 * time.Millisecond})
+			before := fake.Stats().Requests
+			b.ResetTimer()
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { w.Run(rctx); close(done) }()
+			for len(fake.Records("phonecall")) < b.N {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			<-done
+			b.ReportMetric(float64(fake.Stats().Requests-before)/float64(b.N), "requests/call")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
 	}
 }

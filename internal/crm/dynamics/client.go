@@ -1,12 +1,15 @@
 package dynamics
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,6 +57,9 @@ type client struct {
 	mu   sync.Mutex
 	tok  *oauth2.Token
 	next time.Time // when to renew tok
+
+	pauseMu sync.Mutex
+	until   time.Time // no request before this: Dataverse answered 429 with Retry-After
 }
 
 func newClient(cfg *resolved, hc *http.Client, now func() time.Time) *client {
@@ -145,6 +151,10 @@ func (c *client) do(ctx context.Context, r request) (*response, error) {
 	if err := c.sameOrigin(r.url); err != nil {
 		return nil, err
 	}
+	if wait := c.paused(); wait > 0 {
+		return nil, &crm.RetryAfterError{After: wait, Err: fmt.Errorf("dynamics: %s: not sent: the CRM asked to wait %s more (429, service protection limits): %w",
+			r.op, wait.Round(time.Second), crm.ErrUnavailable)}
+	}
 	for attempt := 0; ; attempt++ {
 		tok, err := c.token(ctx, attempt > 0)
 		if err != nil {
@@ -163,8 +173,31 @@ func (c *client) do(ctx context.Context, r request) (*response, error) {
 		if resp.status >= 200 && resp.status < 300 {
 			return resp, nil
 		}
-		return nil, classify(r.op, resp, c.now)
+		err = classify(r.op, resp, c.now)
+		if ra, ok := errors.AsType[*crm.RetryAfterError](err); ok && resp.status == http.StatusTooManyRequests {
+			c.pause(ra.After)
+		}
+		return nil, err
 	}
+}
+
+// pause holds back every request of this application user for d: Dataverse's service
+// protection limits count per user, and "the Retry-After duration ... before any new
+// requests from the user can be processed" applies to all of them (activity writes,
+// sync, live lookups).
+func (c *client) pause(d time.Duration) {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if until := c.now().Add(d); until.After(c.until) {
+		c.until = until
+	}
+}
+
+// paused returns how long requests must still wait (0: none).
+func (c *client) paused() time.Duration {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	return max(c.until.Sub(c.now()), 0)
 }
 
 func (c *client) send(ctx context.Context, r request, tok string) (*response, error) {
@@ -217,8 +250,12 @@ func (c *client) send(ctx context.Context, r request, tok string) (*response, er
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// classify turns a non-2xx reply into an error.
+// classify turns a non-2xx reply into an error. A $batch reply's error is its failing
+// operation's.
 func classify(op string, resp *response, now func() time.Time) error {
+	if f := batchFailure(resp); f != nil {
+		return classify(op, f, now)
+	}
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -283,4 +320,41 @@ func (c *client) getJSON(ctx context.Context, op, u string, prefer []string, v a
 		return fmt.Errorf("dynamics: %s: decode reply: %w", op, err)
 	}
 	return nil
+}
+
+// batchFailure returns the first failed operation of a $batch reply (nil when resp is
+// not multipart or nothing in it failed), looking into change sets.
+func batchFailure(resp *response) *response {
+	mt, params, err := mime.ParseMediaType(resp.header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil
+	}
+	mr := multipart.NewReader(bytes.NewReader(resp.body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil
+		}
+		b, err := io.ReadAll(part)
+		if err != nil {
+			return nil
+		}
+		if pmt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); strings.HasPrefix(pmt, "multipart/") {
+			h := http.Header{}
+			h.Set("Content-Type", part.Header.Get("Content-Type"))
+			if f := batchFailure(&response{status: resp.status, header: h, body: b}); f != nil {
+				return f
+			}
+			continue
+		}
+		hr, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+		if err != nil {
+			continue
+		}
+		rb, _ := io.ReadAll(hr.Body)
+		hr.Body.Close()
+		if hr.StatusCode >= 300 {
+			return &response{status: hr.StatusCode, header: hr.Header, body: rb}
+		}
+	}
 }

@@ -89,6 +89,11 @@ type Directory struct {
 
 	userMu sync.Mutex
 	users  map[string]string // agent email -> systemuserid ("" = not found)
+
+	completed idSet     // phonecalls this adapter completed (a later write reopens them at once)
+	batches   committer // change sets waiting to go in the next $batch
+
+	noGroupCommit bool // each change set in its own request (benchmark comparison)
 }
 
 // New validates cfg, reads the client secret (from the environment variable named by

@@ -476,13 +476,17 @@ func TestErrorClassification(t *testing.T) {
 			return errors.As(err, &ra) && ra.After == 2*time.Second
 		}},
 		{"500", dataversetest.Fault{Status: 500}, func(err error) bool { return errors.Is(err, crm.ErrUnavailable) }},
-		{"400", dataversetest.Fault{Status: 400}, func(err error) bool {
+		// Two: a refused change set is sent again reopening the phonecall (it may be a
+		// completed one), and that one is refused too.
+		{"400", dataversetest.Fault{Status: 400, Count: 2}, func(err error) bool {
 			var e *Error
 			return errors.As(err, &e) && e.Message == "An unexpected error occurred." && !errors.Is(err, crm.ErrUnavailable)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A fresh adapter each: a 429 pauses every request of the one that got it.
+			d := newTestDirectory(t, fake, nil)
 			fake.Fail(tt.fault)
 			err := d.LogCall(ctx, a)
 			if !tt.check(err) {

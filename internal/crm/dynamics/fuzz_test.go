@@ -2,9 +2,11 @@ package dynamics
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/crm/dynamics/dataversetest"
@@ -81,6 +83,33 @@ func FuzzRows(f *testing.F) {
 					t.Error(err)
 				}
 			}
+		}
+	})
+}
+
+// FuzzBatchFailure: a $batch reply from the CRM (or from whatever answers in its place)
+// is read without panicking, and a failure found in it is a failure (status 300 and up),
+// classified like any reply.
+func FuzzBatchFailure(f *testing.F) {
+	failed := "--batchresponse_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n{\"error\":{\"code\":\"0x80043b09\",\"message\":\"read-only\"}}\r\n--batchresponse_1--\r\n"
+	ok := "--batchresponse_1\r\nContent-Type: multipart/mixed; boundary=changesetresponse_2\r\n\r\n" +
+		"--changesetresponse_2\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\r\n" +
+		"--changesetresponse_2--\r\n--batchresponse_1--\r\n"
+	nested := strings.Replace(ok, "204 No Content", "429 Too Many Requests\r\nRetry-After: 7", 1)
+	for _, s := range []string{failed, ok, nested, "", "--batchresponse_1\r\n\r\nHTTP/1.1 999\r\n", "not multipart"} {
+		f.Add("multipart/mixed; boundary=batchresponse_1", s)
+	}
+	f.Add("application/json", `{"error":{}}`)
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		h := http.Header{}
+		h.Set("Content-Type", ctype)
+		resp := &response{status: 400, header: h, body: []byte(body)}
+		if fail := batchFailure(resp); fail != nil && fail.status < 300 {
+			t.Fatalf("a %d part taken for a failure", fail.status)
+		}
+		if err := classify("fuzz", resp, time.Now); err == nil {
+			t.Fatal("a 400 reply classified as no error")
 		}
 	})
 }

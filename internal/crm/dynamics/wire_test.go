@@ -30,7 +30,7 @@ type recorder struct {
 	buf bytes.Buffer
 }
 
-var boundaryRE = regexp.MustCompile(`batch_[0-9a-f]{20,}`)
+var boundaryRE = regexp.MustCompile(`(?:batch|changeset)_[0-9a-f]{20,}`)
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.Contains(req.URL.Path, "/oauth2/") {
@@ -65,7 +65,7 @@ func (r *recorder) take(base string) string {
 	defer r.mu.Unlock()
 	s := strings.ReplaceAll(r.buf.String(), base, "https://contoso.crm4.dynamics.com")
 	r.buf.Reset()
-	return boundaryRE.ReplaceAllString(s, "batch_BOUNDARY")
+	return boundaryRE.ReplaceAllStringFunc(s, func(b string) string { k, _, _ := strings.Cut(b, "_"); return k + "_BOUNDARY" })
 }
 
 // TestWire compares the requests the adapter sends with testdata/wire/*.txt (go test

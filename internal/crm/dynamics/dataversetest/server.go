@@ -3,13 +3,16 @@
 // client-credentials tokens that expire, $select/$filter/$top with a strict filter
 // parser, paging with Prefer: odata.maxpagesize and @odata.nextLink, change tracking with
 // delta links and $deletedEntity rows, create with Prefer: return=representation, PATCH
-// upsert with If-Match/If-None-Match, $batch, the error JSON shape, and injectable 429
-// (with Retry-After) and 5xx faults.
+// upsert with If-Match/If-None-Match, $batch with atomic change sets, the error JSON
+// shape, the service protection limits (requests per user in a sliding window and
+// concurrent requests, answered 429 with Retry-After and Dataverse's error codes), and
+// injectable 429 (with Retry-After) and 5xx faults.
 package dataversetest
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -37,8 +40,32 @@ type Options struct {
 	ClientSecret  string        // default "secret"
 	TokenLifetime time.Duration // default 1h
 	PageLatency   time.Duration // simulated latency of every collection page
+	Latency       time.Duration // simulated latency of every API request (a $batch once)
 	NoLeads       bool          // an environment without Dynamics 365 Sales (no lead table)
 	Now           func() time.Time
+
+	// Service protection limits, per user (application): at most RequestLimit requests
+	// in any Window (a $batch counts as one request, as Dataverse counts it), and at
+	// most Concurrency requests at once. Beyond, requests get 429 with Retry-After and
+	// error 0x80072322 (requests) or 0x80072326 (concurrency). Defaults: Dataverse's
+	// 6000 in 5 minutes and 52.
+	RequestLimit int
+	Window       time.Duration
+	Concurrency  int
+}
+
+// Service protection error codes (the Web API's hex codes).
+const (
+	CodeRequestLimit     = "0x80072322"
+	CodeExecutionTime    = "0x80072321"
+	CodeConcurrencyLimit = "0x80072326"
+)
+
+// Stats counts what the fake was asked.
+type Stats struct {
+	Requests   int // API requests (a $batch is one), throttled ones included
+	Operations int // requests, with each operation inside a $batch counted instead of the $batch
+	Throttled  int // requests refused by the service protection limits
 }
 
 // A Fault makes the next Count API requests (matching Method and PathPrefix when set)
@@ -67,6 +94,12 @@ type Server struct {
 	log       []string
 	tokenReqs int
 	onWrite   func(method, path string)
+
+	users    map[string]string      // access token -> the application (client id) it was issued to
+	recent   map[string][]time.Time // per user: counted requests in the window
+	inflight map[string]int
+	stats    Stats
+	txMu     sync.Mutex // one change set at a time
 }
 
 type tbl struct {
@@ -117,7 +150,17 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, tables: map[string]*tbl{}, bySet: map[string]*tbl{}, tokens: map[string]time.Time{}, cursors: map[string]*cursor{}}
+	if opts.RequestLimit == 0 {
+		opts.RequestLimit = 6000
+	}
+	if opts.Window == 0 {
+		opts.Window = 5 * time.Minute
+	}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 52
+	}
+	s := &Server{opts: opts, tables: map[string]*tbl{}, bySet: map[string]*tbl{}, tokens: map[string]time.Time{}, cursors: map[string]*cursor{},
+		users: map[string]string{}, recent: map[string][]time.Time{}, inflight: map[string]int{}}
 	phones := []string{"telephone1", "telephone2", "telephone3", "mobilephone", "business2", "home2", "fax", "address1_telephone1"}
 	s.addTable("contact", "contacts", true, append([]string{"fullname", "firstname", "lastname", "emailaddress1", "_parentcustomerid_value"}, phones...),
 		map[string]string{"parentcustomerid_account": "accounts", "parentcustomerid_contact": "contacts", "ownerid": "systemusers"}, "lastname")
@@ -240,6 +283,13 @@ func (s *Server) Requests() []string {
 	return slices.Clone(s.log)
 }
 
+// Stats returns the counts of requests, operations and throttled requests so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
 // TokenRequests returns how many tokens were requested.
 func (s *Server) TokenRequests() int {
 	s.mu.Lock()
@@ -327,6 +377,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rel := strings.TrimPrefix(r.URL.Path, apiPrefix)
 	s.mu.Lock()
 	s.log = append(s.log, r.Method+" "+rel)
+	s.stats.Requests++
+	if rel != "$batch" {
+		s.stats.Operations++
+	}
 	if f := s.takeFault(r.Method, rel); f != nil {
 		s.mu.Unlock()
 		if f.RetryAfter != "" {
@@ -348,7 +402,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	user := s.users[auth]
+	if after, code, msg := s.admit(user); code != "" {
+		s.stats.Throttled++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		writeError(w, http.StatusTooManyRequests, code, msg)
+		return
+	}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight[user]--
+		s.mu.Unlock()
+	}()
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency) // simulated network and server time, not synchronisation
+	}
 	if r.Header.Get("OData-MaxVersion") != "4.0" || r.Header.Get("OData-Version") != "4.0" || !strings.Contains(r.Header.Get("Accept"), "application/json") {
 		writeError(w, http.StatusBadRequest, "0x80060888", "send Accept: application/json, OData-MaxVersion: 4.0 and OData-Version: 4.0")
 		return
@@ -358,6 +428,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.route(w, r, rel)
+}
+
+// admit applies the service protection limits to a request of user (s.mu held): it
+// counts the request, or returns the Retry-After seconds, error code and message of the
+// 429 that refuses it. Refused requests are not counted.
+func (s *Server) admit(user string) (after int, code, msg string) {
+	now := s.opts.Now()
+	if s.inflight[user] >= s.opts.Concurrency {
+		return 1, CodeConcurrencyLimit, fmt.Sprintf("Number of concurrent requests exceeded the limit of %d.", s.opts.Concurrency)
+	}
+	rs := s.recent[user]
+	i := 0
+	for i < len(rs) && !rs[i].After(now.Add(-s.opts.Window)) {
+		i++
+	}
+	rs = rs[i:]
+	if len(rs) >= s.opts.RequestLimit {
+		s.recent[user] = rs
+		wait := rs[0].Add(s.opts.Window).Sub(now)
+		secs := int((wait + time.Second - 1) / time.Second)
+		return max(secs, 1), CodeRequestLimit, fmt.Sprintf("Number of requests exceeded the limit of %d over time window of %d seconds.",
+			s.opts.RequestLimit, int(s.opts.Window/time.Second))
+	}
+	s.recent[user] = append(rs, now)
+	s.inflight[user]++
+	return 0, "", ""
 }
 
 func (s *Server) takeFault(method, rel string) *Fault {
@@ -413,6 +509,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		_, _ = rand.Read(b)
 		tok := hex.EncodeToString(b)
 		s.tokens[tok] = s.opts.Now().Add(s.opts.TokenLifetime)
+		s.users[tok] = id
 		w.Header().Set("Content-Type", "application/json")
 		secs := int(s.opts.TokenLifetime / time.Second)
 		_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok})
@@ -521,6 +618,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rel string) {
 }
 
 func (s *Server) wrote(r *http.Request) {
+	if r.Context().Value(ctxKey{}) != nil {
+		return // in a change set: told when it is committed
+	}
 	s.mu.Lock()
 	f := s.onWrite
 	s.mu.Unlock()
@@ -810,6 +910,16 @@ func (s *Server) decodeBody(r *http.Request, t *tbl) (map[string]any, error) {
 				return nil, fmt.Errorf("An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload, or the reference %q is invalid.", nav, s2)
 			}
 			if strings.HasPrefix(nav, "regardingobjectid_") {
+				s.mu.Lock()
+				rt, ok := s.bySet[set]
+				exists := false
+				if ok {
+					_, exists = rt.rows[id]
+				}
+				s.mu.Unlock()
+				if !ok || !exists {
+					return nil, fmt.Errorf("%s With Id = %s Does Not Exist", strings.TrimSuffix(set, "s"), id)
+				}
 				out["_regardingobjectid_value"] = id
 				out["_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = strings.TrimSuffix(set, "s")
 			} else if strings.HasPrefix(nav, "parentcustomerid_") {
@@ -1017,7 +1127,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *tbl, id string
 	w.WriteHeader(204)
 }
 
-// batch serves a $batch request of independent requests (no change sets).
+// batch serves a $batch request: independent requests (each answered in its own part,
+// errors included), and change sets, whose operations are applied all or none: when one
+// fails, the ones before it are rolled back and the change set's reply is that
+// operation's error; then the batch stops, with the error's status as the batch's,
+// unless the request says Prefer: odata.continue-on-error (then the next change sets
+// are applied, and the batch answers 200).
 func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
@@ -1029,7 +1144,9 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	mw := multipart.NewWriter(&out)
 	_ = mw.SetBoundary("batchresponse_" + NewGUID())
 	n := 0
-	for {
+	status := 200
+	cont := slices.ContainsFunc(r.Header.Values("Prefer"), func(v string) bool { return strings.Contains(v, "odata.continue-on-error") })
+	for status == 200 {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
@@ -1037,6 +1154,21 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			writeError(w, 400, "0x80060888", "malformed batch: "+err.Error())
 			return
+		}
+		if cmt, cparams, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil && cmt == "multipart/mixed" {
+			reqs, err := readParts(multipart.NewReader(part, cparams["boundary"]))
+			if err != nil {
+				writeError(w, 400, "0x80060888", "malformed change set: "+err.Error())
+				return
+			}
+			if n += len(reqs); n > 1000 {
+				writeError(w, 400, "0x80060888", "The batch has more than 1000 requests.")
+				return
+			}
+			if st := s.changeset(mw, reqs); !cont {
+				status = st
+			}
+			continue
 		}
 		if part.Header.Get("Content-Type") != "application/http" || part.Header.Get("Content-Transfer-Encoding") != "binary" {
 			writeError(w, 400, "0x80060888", "batch parts must be application/http, binary")
@@ -1051,30 +1183,179 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, 400, "0x80060888", "The batch has more than 1000 requests.")
 			return
 		}
-		rel, ok := strings.CutPrefix(req.URL.Path, apiPrefix)
-		if !ok {
-			rel = strings.TrimPrefix(req.URL.Path, "/")
-		}
-		req.URL.Path = apiPrefix + rel
-		rec := httptest.NewRecorder()
-		s.route(rec, req, rel)
-		res := rec.Result()
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Type", "application/http")
-		h.Set("Content-Transfer-Encoding", "binary")
-		pw, _ := mw.CreatePart(h)
-		fmt.Fprintf(pw, "HTTP/1.1 %d %s\r\n", res.StatusCode, http.StatusText(res.StatusCode))
-		for k, vs := range res.Header {
-			for _, v := range vs {
-				fmt.Fprintf(pw, "%s: %s\r\n", k, v)
-			}
-		}
-		fmt.Fprintf(pw, "\r\n")
-		_, _ = pw.Write(rec.Body.Bytes())
+		rec := s.routeInner(req, false)
+		writePart(mw, rec, "")
 	}
 	_ = mw.Close()
 	w.Header().Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
 	w.Header().Set("OData-Version", "4.0")
-	w.WriteHeader(200)
+	w.WriteHeader(status)
 	_, _ = w.Write(out.Bytes())
+}
+
+// changeReq is one operation of a change set.
+type changeReq struct {
+	req       *http.Request
+	contentID string
+}
+
+func readParts(mr *multipart.Reader) ([]changeReq, error) {
+	var out []changeReq
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if part.Header.Get("Content-Type") != "application/http" || part.Header.Get("Content-Transfer-Encoding") != "binary" {
+			return nil, fmt.Errorf("change set parts must be application/http, binary")
+		}
+		br := bufio.NewReader(part)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return nil, err
+		}
+		// Batch operations carry no Content-Length (Dataverse's examples): the body is
+		// the rest of the part.
+		body, err := io.ReadAll(io.MultiReader(req.Body, br))
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if req.Method == http.MethodGet {
+			return nil, fmt.Errorf("GET requests are not allowed in a change set")
+		}
+		out = append(out, changeReq{req: req, contentID: part.Header.Get("Content-ID")})
+	}
+}
+
+// undo restores one record as it was before a change set's operation.
+type undo struct {
+	t       *tbl
+	id      string
+	existed bool
+	data    map[string]any
+}
+
+// changeset applies reqs atomically and writes their replies (or the failing one's)
+// to mw; it returns the batch status (200, or the failure's).
+func (s *Server) changeset(mw *multipart.Writer, reqs []changeReq) int {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	var undos []undo
+	var recs []*httptest.ResponseRecorder
+	for _, cr := range reqs {
+		u, target := s.before(cr.req)
+		rec := s.routeInner(cr.req, true)
+		if rec.Code >= 400 {
+			s.rollback(undos)
+			writePart(mw, rec, cr.contentID)
+			return rec.Code
+		}
+		if target != nil && !u.existed && u.id == "" {
+			// A create: its id is in the reply.
+			if _, id, ok := parseRef(strings.TrimPrefix(rec.Header().Get("OData-EntityId"), s.URL+apiPrefix)); ok {
+				u.id = id
+			}
+		}
+		if target != nil && u.id != "" {
+			undos = append(undos, u)
+		}
+		recs = append(recs, rec)
+	}
+	// Committed: tell the test, then answer.
+	for _, cr := range reqs {
+		s.wrote(cr.req)
+	}
+	var buf bytes.Buffer
+	inner := multipart.NewWriter(&buf)
+	_ = inner.SetBoundary("changesetresponse_" + NewGUID())
+	for i, rec := range recs {
+		writePart(inner, rec, reqs[i].contentID)
+	}
+	_ = inner.Close()
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Type", "multipart/mixed; boundary="+inner.Boundary())
+	pw, _ := mw.CreatePart(h)
+	_, _ = pw.Write(buf.Bytes())
+	return 200
+}
+
+// before notes the state of the record req changes.
+func (s *Server) before(req *http.Request) (undo, *tbl) {
+	rel, ok := strings.CutPrefix(req.URL.Path, apiPrefix)
+	if !ok {
+		rel = strings.TrimPrefix(req.URL.Path, "/")
+	}
+	set, key, hasKey := strings.Cut(rel, "(")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.bySet[set]
+	if !ok {
+		return undo{}, nil
+	}
+	if !hasKey {
+		return undo{t: t}, t
+	}
+	id := strings.ToLower(strings.TrimSuffix(key, ")"))
+	u := undo{t: t, id: id}
+	if r, ok := t.rows[id]; ok {
+		u.existed, u.data = true, maps.Clone(r.data)
+	}
+	return u, t
+}
+
+func (s *Server) rollback(undos []undo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(undos) - 1; i >= 0; i-- {
+		u := undos[i]
+		if u.existed {
+			s.store(u.t, u.id, u.data)
+		} else {
+			s.remove(u.t, u.id)
+		}
+	}
+}
+
+type ctxKey struct{}
+
+// routeInner serves one operation of a batch; inChangeset holds back the OnWrite call
+// until the change set is committed.
+func (s *Server) routeInner(req *http.Request, inChangeset bool) *httptest.ResponseRecorder {
+	rel, ok := strings.CutPrefix(req.URL.Path, apiPrefix)
+	if !ok {
+		rel = strings.TrimPrefix(req.URL.Path, "/")
+	}
+	req.URL.Path = apiPrefix + rel
+	if inChangeset {
+		req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, true))
+	}
+	s.mu.Lock()
+	s.stats.Operations++
+	s.mu.Unlock()
+	rec := httptest.NewRecorder()
+	s.route(rec, req, rel)
+	return rec
+}
+
+func writePart(mw *multipart.Writer, rec *httptest.ResponseRecorder, contentID string) {
+	res := rec.Result()
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Type", "application/http")
+	h.Set("Content-Transfer-Encoding", "binary")
+	if contentID != "" {
+		h.Set("Content-ID", contentID)
+	}
+	pw, _ := mw.CreatePart(h)
+	fmt.Fprintf(pw, "HTTP/1.1 %d %s\r\n", res.StatusCode, http.StatusText(res.StatusCode))
+	for k, vs := range res.Header {
+		for _, v := range vs {
+			fmt.Fprintf(pw, "%s: %s\r\n", k, v)
+		}
+	}
+	fmt.Fprintf(pw, "\r\n")
+	_, _ = pw.Write(rec.Body.Bytes())
 }
