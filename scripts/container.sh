@@ -8,7 +8,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 image=${1:-localhost/ringside:dev}
-version=$(cd "$root" && git describe --tags --always --dirty 2>/dev/null || echo dev)
+cd "$root"
+. "$root/scripts/stamp.sh"
 ctx=$(mktemp -d)
 cid=
 cleanup() {
@@ -17,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-(cd "$root" && CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-s -w -X github.com/ringside/ringside/internal/version.Version=$version" -o "$ctx/ringside" ./cmd/ringside)
+CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w $stamp_ldflags" -o "$ctx/ringside" ./cmd/ringside
 if file "$ctx/ringside" 2>/dev/null | grep -q 'dynamically linked'; then
   echo "container: the binary is not static" >&2
   exit 1
