@@ -58,6 +58,8 @@ func commands() []command {
 		{"purge", "remove journal entries and delivered outbox rows older than the retention: purge [--dry-run]", runPurge},
 		{"forget", "remove a caller's number, name and notes from the journal: forget NUMBER", runForget},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
+		{"backup", "write a consistent copy of the SQLite store, also while serve runs: backup FILE", runBackup},
+		{"restore", "replace the SQLite store with a backup (refused while serve runs): restore FILE", runRestore},
 		{"version", "print version, commit, build date and Go version", runVersion},
 		{"health", "exit 0 when the running server answers /healthz (for container health checks)", runHealth},
 	}

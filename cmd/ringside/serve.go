@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ringside/ringside/internal/server"
+	"github.com/ringside/ringside/internal/store"
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -18,6 +19,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// One server per SQLite store: the data lock also keeps restore away while it runs.
+	unlock, err := store.LockData(cfg.Store, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	log := newLogger(e.stderr, cfg)
 	srv, err := server.New(ctx, cfg, log, server.Options{Listen: *listen, Demo: *demo, Out: e.stdout})
 	if err != nil {
