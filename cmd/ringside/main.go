@@ -180,16 +180,22 @@ func (c *common) load(e env) (*config.Config, error) {
 // newLogger is the logger of serve. Other commands use quietLogger: their output is for
 // the person at the terminal.
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
-	var lvl slog.Level
+	return leveledLogger(w, cfg, new(slog.LevelVar))
+}
+
+// leveledLogger is newLogger with its level in lv, which a reload changes.
+func leveledLogger(w io.Writer, cfg *config.Config, lv *slog.LevelVar) *slog.Logger {
 	switch strings.ToLower(cfg.LogLevel) {
 	case "debug":
-		lvl = slog.LevelDebug
+		lv.Set(slog.LevelDebug)
 	case "warn":
-		lvl = slog.LevelWarn
+		lv.Set(slog.LevelWarn)
 	case "error":
-		lvl = slog.LevelError
+		lv.Set(slog.LevelError)
+	default:
+		lv.Set(slog.LevelInfo)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lv}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
