@@ -1,6 +1,6 @@
 //go:build linux
 
-// Package reload tests SIGHUP on a real `ringside serve` process: the binary is built,
+// The binary is built,
 // started on a config file, the file is rewritten, SIGHUP is sent, and the change is
 // observed through the API, /readyz and the log, with an agent's stream kept open.
 package reload
