@@ -1,8 +1,5 @@
 //go:build linux
 
-// The binary is built,
-// started on a config file, the file is rewritten, SIGHUP is sent, and the change is
-// observed through the API, /readyz and the log, with an agent's stream kept open.
 package reload
 
 import (
@@ -82,6 +79,9 @@ type logBuf struct {
 func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
+// TestSIGHUPReload: the binary is built and started on a config file; the file is
+// rewritten, SIGHUP is sent, and the change is observed through the API, /readyz and the
+// log, with an agent's stream kept open; then a broken file changes nothing.
 func TestSIGHUPReload(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
