@@ -80,22 +80,6 @@ func New(dir crm.Directory, cfg Config, log *slog.Logger) (*Service, error) {
 	if dir == nil {
 		return nil, errors.New("lookup: no CRM directory configured")
 	}
-	set, err := settle(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{dir: dir, log: log, now: time.Now, cache: map[string]entry{}, flights: map[string]*flight{}}
-	s.set.Store(set)
-	return s, nil
-}
-
-// settings are a Config with its defaults applied and the entity ranks it gives.
-type settings struct {
-	cfg  Config
-	prio map[crm.Entity]int
-}
-
-func settle(cfg Config) (*settings, error) {
 	if cfg.PopTimeout == 0 {
 		cfg.PopTimeout = 300 * time.Millisecond
 	}
@@ -121,19 +105,28 @@ func settle(cfg Config) (*settings, error) {
 		}
 		prio[e] = i
 	}
-	return &settings{cfg: cfg, prio: prio}, nil
+	s := &Service{dir: dir, log: log, now: time.Now,
+		cache: map[string]entry{}, flights: map[string]*flight{}}
+	s.set.Store(&settings{cfg: cfg, prio: prio})
+	return s, nil
+}
+
+// settings are a Config with its defaults applied and the entity ranks it gives.
+type settings struct {
+	cfg  Config
+	prio map[crm.Entity]int
 }
 
 // Reconfigure puts cfg in force (SIGHUP): lookups from now on use its timeouts, cache
 // sizes and ranking; the cache is emptied, since its answers were ranked and kept under
 // the old settings. Lookups in flight finish under the settings they started with.
 func (s *Service) Reconfigure(cfg Config) error {
-	set, err := settle(cfg)
+	n, err := New(s.dir, cfg, s.log)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.set.Store(set)
+	s.set.Store(n.settings())
 	clear(s.cache)
 	s.mu.Unlock()
 	return nil
