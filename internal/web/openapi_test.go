@@ -2,27 +2,20 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
 	"github.com/ringside/ringside/docs"
+	"github.com/ringside/ringside/internal/apispec"
 )
 
 // The OpenAPI description (docs/openapi.json) is checked three ways:
@@ -32,36 +25,8 @@ import (
 //     server (not the mux's own 404/405);
 //   - every /api/v1 response that this package's tests receive through http.DefaultClient
 //     (ts.get, ts.post, ts.event, the WebSocket dials aside) is validated against it with
-//     kin-openapi (specCheck, installed by TestMain): status, content type and body schema.
-
-var spec struct {
-	once   sync.Once
-	doc    *openapi3.T
-	router routers.Router
-	err    error
-}
-
-func loadSpec() (*openapi3.T, routers.Router, error) {
-	spec.once.Do(func() {
-		l := openapi3.NewLoader()
-		doc, err := l.LoadFromData(docs.OpenAPI)
-		if err != nil {
-			spec.err = fmt.Errorf("docs/openapi.json: %w", err)
-			return
-		}
-		if err := doc.Validate(context.Background()); err != nil {
-			spec.err = fmt.Errorf("docs/openapi.json is not a valid OpenAPI document: %w", err)
-			return
-		}
-		if !strings.HasPrefix(doc.OpenAPI, "3.1") {
-			spec.err = fmt.Errorf("docs/openapi.json is OpenAPI %s, want 3.1", doc.OpenAPI)
-			return
-		}
-		spec.doc = doc
-		spec.router, spec.err = gorillamux.NewRouter(doc)
-	})
-	return spec.doc, spec.router, spec.err
-}
+//     kin-openapi (internal/apispec's Checker, installed by TestMain): status, content type
+//     and body schema.
 
 // muxRoutes reads the patterns ("GET /api/v1/calls/{id}") registered with Handle or
 // HandleFunc in the non-test Go files of this package.
@@ -107,7 +72,7 @@ func muxRoutes(t *testing.T) []string {
 }
 
 func TestOpenAPICoversRoutes(t *testing.T) {
-	doc, _, err := loadSpec()
+	doc, _, err := apispec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +105,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 
 func TestOpenAPIRoutesAnswer(t *testing.T) {
 	ts := start(t)
-	doc, _, err := loadSpec()
+	doc, _, err := apispec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,107 +162,23 @@ func TestOpenAPIValidatesResponses(t *testing.T) {
 			ts.get(t, "alice", "/api/v1/calls/"+fmt.Sprint(call["id"]), nil)
 		}
 	}
-	seen := specSeen()
+	seen := checker.Seen()
 	for _, op := range []string{"GET /api/v1/calls", "GET /api/v1/lookup 200", "GET /api/v1/lookup 400", "GET /api/v1/me", "GET /api/v1/outbox 403", "POST /api/v1/events"} {
 		if !slices.ContainsFunc(seen, func(s string) bool { return strings.HasPrefix(s, op) }) {
 			t.Errorf("the validating client did not see %s (saw %v)", op, seen)
 		}
 	}
-	if errs := specErrors(); len(errs) > 0 {
+	if errs := checker.Errors(); len(errs) > 0 {
 		t.Errorf("responses that docs/openapi.json does not allow:\n%s", strings.Join(errs, "\n"))
 	}
 
 	// The check can fail: a body without the required "error" field is refused.
-	_, router, _ := loadSpec()
 	req, _ := http.NewRequest("GET", "http://x/api/v1/lookup", nil)
-	if err := validateResponse(router, req, 400, http.Header{"Content-Type": {"application/json"}}, []byte(`{"message":"x"}`)); err == nil {
+	if err := apispec.ValidateResponse(req, 400, http.Header{"Content-Type": {"application/json"}}, []byte(`{"message":"x"}`)); err == nil {
 		t.Error("a 400 answer without \"error\" passed the validation")
 	}
 }
 
-// specCheck validates the /api/v1 responses of the requests made through it.
-type specCheck struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	seen []string
-	errs []string
-}
-
-var checker = &specCheck{next: http.DefaultTransport}
-
-// The statistics come as CSV and SVG too: their bodies are text, described as strings.
-func init() {
-	text := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
-		b, err := io.ReadAll(body)
-		return string(b), err
-	}
-	openapi3filter.RegisterBodyDecoder("text/csv", text)
-	openapi3filter.RegisterBodyDecoder("image/svg+xml", text)
-}
-
-func specSeen() []string {
-	checker.mu.Lock()
-	defer checker.mu.Unlock()
-	return slices.Clone(checker.seen)
-}
-
-func specErrors() []string {
-	checker.mu.Lock()
-	defer checker.mu.Unlock()
-	return slices.Clone(checker.errs)
-}
-
-func (c *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.next.RoundTrip(req)
-	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/v1/") ||
-		resp.StatusCode == http.StatusSwitchingProtocols || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		return resp, err
-	}
-	body, rerr := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if rerr != nil {
-		return resp, nil
-	}
-	_, router, lerr := loadSpec()
-	what := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, resp.StatusCode)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seen = append(c.seen, what)
-	if lerr != nil {
-		c.errs = append(c.errs, lerr.Error())
-		return resp, nil
-	}
-	if verr := validateResponse(router, req, resp.StatusCode, resp.Header, body); verr != nil {
-		c.errs = append(c.errs, fmt.Sprintf("%s: %v\n  body: %.300s", what, verr, body))
-	}
-	return resp, nil
-}
-
-func validateResponse(router routers.Router, req *http.Request, status int, h http.Header, body []byte) error {
-	r := req.Clone(context.Background())
-	r.URL.Host, r.Host, r.URL.Scheme = "", "", ""
-	route, params, err := router.FindRoute(r)
-	if err != nil {
-		return nil // not described: TestOpenAPICoversRoutes names it
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
-		Status:                 status,
-		Header:                 h,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	return openapi3filter.ValidateResponse(context.Background(), in)
-}
-
-// reportSpecErrors is called by TestMain after the tests: a response of any test that
-// the description does not allow fails the package.
-func reportSpecErrors() int {
-	errs := specErrors()
-	if len(errs) == 0 {
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "FAIL: %d /api/v1 responses that docs/openapi.json does not allow:\n%s\n", len(errs), strings.Join(errs, "\n"))
-	return 1
-}
+// checker validates the /api/v1 answers of this package's tests (TestMain installs it on
+// http.DefaultClient and reports its mismatches after the tests).
+var checker = &apispec.Checker{}

@@ -102,7 +102,7 @@ func TestMain(m *testing.M) {
 	http.DefaultClient.Transport = checker
 	code := m.Run()
 	if code == 0 {
-		code = reportSpecErrors()
+		code = checker.Report(os.Stderr)
 	}
 	for i := len(shared.bstop) - 1; i >= 0; i-- {
 		shared.bstop[i]()
