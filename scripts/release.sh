@@ -13,15 +13,21 @@
 #   ringside_VERSION.cdx.json   CycloneDX 1.5 SBOM of the Go modules in the binary
 #   SHA256SUMS                  sha256sum of all of the above
 #
-# Two runs on the same commit give byte-identical files: -trimpath, -buildvcs, a fixed
-# -buildid, CGO off, archive entries sorted with the commit's time and fixed owners.
+# The binary's `ringside version --json` names the commit (git rev-parse HEAD), its time
+# and whether the checkout had changes (scripts/stamp.sh); RINGSIDE_RELEASE_TARGETS
+# (e.g. "linux/amd64") limits the platforms built, for tests.
+#
+# Two runs on the same commit give byte-identical files: -trimpath, the commit stamped
+# with -X (not the toolchain's VCS stamp), a fixed -buildid, CGO off, archive entries
+# sorted with the commit's time and fixed owners.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-version=${1:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+stamp_version=${1:-}
+. "$root/scripts/stamp.sh"
 out=${2:-dist}
 case "$out" in /*) ;; *) out="$root/$out" ;; esac
-epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+epoch=$commit_epoch
 stamp=$(date -u -d "@$epoch" +%Y%m%d%H%M.%S)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -29,9 +35,11 @@ rm -rf "$out"
 mkdir -p "$out"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-ldflags="-s -w -buildid= -X github.com/ringside/ringside/internal/version.Version=$version"
+ldflags="-s -w -buildid= $stamp_ldflags"
+targets=${RINGSIDE_RELEASE_TARGETS:-linux/amd64 linux/arm64 darwin/arm64 windows/amd64}
+case " $targets " in *" linux/amd64 "*) ;; *) echo "release: the targets must include linux/amd64 (the SBOM reads it)" >&2; exit 2 ;; esac
 
-for target in linux/amd64 linux/arm64 darwin/arm64 windows/amd64; do
+for target in $targets; do
   goos=${target%/*}
   goarch=${target#*/}
   name=ringside_${version}_${goos}_${goarch}
@@ -39,7 +47,7 @@ for target in linux/amd64 linux/arm64 darwin/arm64 windows/amd64; do
   mkdir -p "$stage/deploy"
   exe=ringside
   [ "$goos" = windows ] && exe=ringside.exe
-  GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=true -ldflags "$ldflags" -o "$stage/$exe" ./cmd/ringside
+  GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$stage/$exe" ./cmd/ringside
   cp README.md Containerfile "$stage/"
   cp deploy/ringside.service "$stage/deploy/"
   # Same permissions and times on every run, whatever the umask or checkout time.

@@ -30,6 +30,9 @@ func runAgent(ctx context.Context, e env, args []string) error {
 	listLines := fs.Bool("list-lines", false, "list this PC's TAPI lines and exit")
 	check := fs.Bool("check", false, "check the server, the token and the phone, then exit")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFile := fs.String("log-file", "", "append the log to this file instead of standard error")
+	install := fs.Bool("install", false, "start the companion at this user's login with these settings (saved to a file of the user's own), then exit")
+	uninstall := fs.Bool("uninstall", false, "stop starting the companion at login and remove its saved settings, then exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -39,6 +42,21 @@ func runAgent(ctx context.Context, e env, args []string) error {
 	}
 	if *listLines {
 		return printLines(ctx, e)
+	}
+	if *uninstall {
+		if *install {
+			return usagef("--install and --uninstall exclude each other")
+		}
+		p, had, err := uninstallAgent(e)
+		if err != nil {
+			return err
+		}
+		if !had {
+			fmt.Fprintln(e.stdout, "the companion was not installed for this user")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "removed the start at login (%s) and the settings (%s); the log stays in %s\n", p.Entry, p.Config, p.Log)
+		return nil
 	}
 
 	var cfg companion.Config
@@ -76,10 +94,27 @@ func runAgent(ctx context.Context, e env, args []string) error {
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %q is not debug, info, warn or error", *logLevel)
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl})).With("component", "companion")
+	logTo := e.stderr
+	if *logFile != "" && !*install {
+		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
+		defer f.Close()
+		logTo = f
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: lvl})).With("component", "companion")
 	c, err := companion.New(cfg, log, companion.Options{})
 	if err != nil {
 		return configError{err}
+	}
+	if *install {
+		p, err := installAgent(e, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "the companion starts at this user's login: %s\nsettings (with the token, mode 0600): %s\nlog: %s\nremove with: ringside agent --uninstall\n", p.Entry, p.Config, p.Log)
+		return nil
 	}
 	if *check {
 		return c.Check(ctx, e.stdout)

@@ -59,6 +59,8 @@ func commands() []command {
 		{"purge", "remove journal entries and delivered outbox rows older than the retention: purge [--dry-run]", runPurge},
 		{"forget", "remove a caller's number, name and notes from the journal: forget NUMBER", runForget},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
+		{"backup", "write a consistent copy of the SQLite store, also while serve runs: backup FILE", runBackup},
+		{"restore", "replace the SQLite store with a backup (refused while serve runs): restore FILE", runRestore},
 		{"version", "print version, commit, build date and Go version", runVersion},
 		{"health", "exit 0 when the running server answers /healthz (for container health checks)", runHealth},
 	}
@@ -179,16 +181,22 @@ func (c *common) load(e env) (*config.Config, error) {
 // newLogger is the logger of serve. Other commands use quietLogger: their output is for
 // the person at the terminal.
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
-	var lvl slog.Level
+	return leveledLogger(w, cfg, new(slog.LevelVar))
+}
+
+// leveledLogger is newLogger with its level in lv, which a reload changes.
+func leveledLogger(w io.Writer, cfg *config.Config, lv *slog.LevelVar) *slog.Logger {
 	switch strings.ToLower(cfg.LogLevel) {
 	case "debug":
-		lvl = slog.LevelDebug
+		lv.Set(slog.LevelDebug)
 	case "warn":
-		lvl = slog.LevelWarn
+		lv.Set(slog.LevelWarn)
 	case "error":
-		lvl = slog.LevelError
+		lv.Set(slog.LevelError)
+	default:
+		lv.Set(slog.LevelInfo)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringside/ringside/internal/crm"
@@ -46,11 +47,10 @@ type Result struct {
 
 // A Service answers "who has this number". It is safe for concurrent use.
 type Service struct {
-	dir  crm.Directory
-	cfg  Config
-	log  *slog.Logger
-	now  func() time.Time
-	prio map[crm.Entity]int
+	dir crm.Directory
+	set atomic.Pointer[settings] // swapped by Reconfigure
+	log *slog.Logger
+	now func() time.Time
 
 	mu      sync.Mutex
 	cache   map[string]entry
@@ -116,12 +116,37 @@ func New(dir crm.Directory, cfg Config, log *slog.Logger) (*Service, error) {
 		}
 		prio[e] = i
 	}
-	return &Service{dir: dir, cfg: cfg, log: log, now: time.Now, prio: prio,
-		cache: map[string]entry{}, flights: map[string]*flight{}, slots: make(chan struct{}, cfg.MaxInFlight)}, nil
+	s := &Service{dir: dir, log: log, now: time.Now,
+		cache: map[string]entry{}, flights: map[string]*flight{}, slots: make(chan struct{}, cfg.MaxInFlight)}
+	s.set.Store(&settings{cfg: cfg, prio: prio})
+	return s, nil
 }
 
+// settings are a Config with its defaults applied and the entity ranks it gives.
+type settings struct {
+	cfg  Config
+	prio map[crm.Entity]int
+}
+
+// Reconfigure puts cfg in force (SIGHUP): lookups from now on use its timeouts, cache
+// sizes and ranking; the cache is emptied, since its answers were ranked and kept under
+// the old settings. Lookups in flight finish under the settings they started with.
+func (s *Service) Reconfigure(cfg Config) error {
+	n, err := New(s.dir, cfg, s.log)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.set.Store(n.settings())
+	clear(s.cache)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) settings() *settings { return s.set.Load() }
+
 // Config returns the configuration in force, defaults applied.
-func (s *Service) Config() Config { return s.cfg }
+func (s *Service) Config() Config { return s.settings().cfg }
 
 // Requests returns how many requests reached the directory so far.
 func (s *Service) Requests() int64 {
@@ -162,7 +187,7 @@ func (s *Service) Lookup(ctx context.Context, n phone.Number) (Result, error) {
 		s.requests++
 		// The request outlives the caller that started it: others may be waiting, and
 		// its answer fills the cache.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.settings().cfg.Timeout)
 		go func() {
 			defer cancel()
 			s.fly(rctx, key, n, f)
@@ -221,12 +246,13 @@ func (s *Service) fly(ctx context.Context, key string, n phone.Number, f *flight
 	f.matches, f.err = ms, err
 	s.mu.Lock()
 	delete(s.flights, key)
-	if err == nil && s.cfg.CacheTTL > 0 {
-		ttl := s.cfg.CacheTTL
+	cfg := s.settings().cfg
+	if err == nil && cfg.CacheTTL > 0 {
+		ttl := cfg.CacheTTL
 		if len(ms) == 0 {
-			ttl = s.cfg.NegativeTTL
+			ttl = cfg.NegativeTTL
 		}
-		if len(s.cache) >= s.cfg.CacheSize {
+		if len(s.cache) >= cfg.CacheSize {
 			s.evictLocked()
 		}
 		s.cache[key] = entry{matches: ms, expires: s.now().Add(ttl)}
@@ -244,7 +270,7 @@ func (s *Service) evictLocked() {
 			delete(s.cache, k)
 		}
 	}
-	drop := len(s.cache) - s.cfg.CacheSize*9/10
+	drop := len(s.cache) - s.settings().cfg.CacheSize*9/10
 	for k := range s.cache {
 		if drop <= 0 {
 			break
@@ -268,6 +294,7 @@ func (s *Service) rank(ms []crm.Match) []crm.Match {
 	if len(ms) == 0 {
 		return nil
 	}
+	prio := s.settings().prio
 	best := map[crm.Ref]int{}
 	out := ms[:0:0]
 	for _, m := range ms {
@@ -283,7 +310,7 @@ func (s *Service) rank(ms []crm.Match) []crm.Match {
 	slices.SortStableFunc(out, func(a, b crm.Match) int {
 		return cmp.Or(
 			cmp.Compare(quality(a.How), quality(b.How)),
-			cmp.Compare(s.priority(a.Entity), s.priority(b.Entity)),
+			cmp.Compare(priority(prio, a.Entity), priority(prio, b.Entity)),
 			cmp.Compare(a.Name, b.Name),
 			cmp.Compare(a.ID, b.ID),
 		)
@@ -301,9 +328,9 @@ func quality(k phone.MatchKind) int {
 	return 2
 }
 
-func (s *Service) priority(e crm.Entity) int {
-	if p, ok := s.prio[e]; ok {
+func priority(prio map[crm.Entity]int, e crm.Entity) int {
+	if p, ok := prio[e]; ok {
 		return p
 	}
-	return len(s.prio)
+	return len(prio)
 }

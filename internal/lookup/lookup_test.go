@@ -220,3 +220,46 @@ func TestCached(t *testing.T) {
 		t.Error("a withheld number needs no lookup")
 	}
 }
+
+// TestReconfigure: new settings apply to the next lookup (the cache is emptied, the new
+// ranking applies), a bad one is refused and leaves the old in force, and lookups running
+// meanwhile are safe (-race).
+func TestReconfigure(t *testing.T) {
+	d := &slowDir{matches: []crm.Match{m(crm.Lead, "l1", "Lead A", phone.MatchExact), m(crm.Contact, "c1", "Jane", phone.MatchExact)}}
+	s, _ := New(d, Config{}, nil)
+	if r, _ := s.Lookup(t.Context(), jane); r.Matches[0].ID != "c1" {
+		t.Fatalf("default ranking: %+v", r.Matches)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				s.Lookup(context.Background(), jane)
+			}
+		}
+	})
+	if err := s.Reconfigure(Config{EntityPriority: []crm.Entity{crm.Lead, crm.Contact}, CacheTTL: -1}); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	before := d.calls.Load()
+	r, _ := s.Lookup(t.Context(), jane)
+	if r.Matches[0].ID != "l1" || r.Cached {
+		t.Fatalf("after Reconfigure: %+v (cached %v), want the lead first, from the directory", r.Matches, r.Cached)
+	}
+	s.Lookup(t.Context(), jane)
+	if d.calls.Load() != before+2 {
+		t.Errorf("cache_ttl -1 (no cache) not in force: %d directory requests for 2 lookups", d.calls.Load()-before)
+	}
+	if err := s.Reconfigure(Config{EntityPriority: []crm.Entity{"person"}}); err == nil {
+		t.Error("a bad entity_priority was accepted")
+	}
+	if got := s.Config().EntityPriority; len(got) != 2 || got[0] != crm.Lead {
+		t.Errorf("a refused Reconfigure changed the settings: %v", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
@@ -30,6 +31,9 @@ type Options struct {
 
 // An Engine holds the compiled rules. It is safe for concurrent use.
 type Engine struct {
+	// mu guards what Replace swaps (rules, groups, perUser, secrets, file, path): the
+	// pipeline evaluates while a SIGHUP reload puts new rules in force.
+	mu      sync.RWMutex
 	rules   []*Rule
 	groups  map[string][]string
 	perUser bool // some rule looks at users or groups
@@ -111,6 +115,8 @@ func New(cfg *config.Config, opt Options) (*Engine, error) {
 
 // Rules returns the compiled rules, for the read-only view of admins.
 func (e *Engine) Rules() []Rule {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	out := make([]Rule, len(e.rules))
 	for i, r := range e.rules {
 		out[i] = *r
@@ -232,6 +238,8 @@ type Result struct {
 // Evaluate runs the rules in order against in and returns those that apply, up to and
 // including the first that stops.
 func (e *Engine) Evaluate(in *Input) Result {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	var res Result
 	if in.Event == "" {
 		return res
@@ -251,7 +259,24 @@ func (e *Engine) Evaluate(in *Input) Result {
 
 // PerUser reports whether the outcome may differ between the users of one event (some
 // rule names users or groups), so that UI actions must be evaluated per user.
-func (e *Engine) PerUser() bool { return e.perUser }
+func (e *Engine) PerUser() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.perUser
+}
+
+// Replace puts the rules of n (a new Engine, from a reloaded config) in force in e:
+// evaluations from now on use them; results already returned keep the rules that fired.
+// e keeps its options (HTTP client, secret readers); webhooks queued under the old rules
+// find their secrets where the old config said.
+func (e *Engine) Replace(n *Engine) {
+	n.mu.RLock()
+	rules, groups, perUser, secrets, file, path := n.rules, n.groups, n.perUser, n.secrets, n.file, n.path
+	n.mu.RUnlock()
+	e.mu.Lock()
+	e.rules, e.groups, e.perUser, e.secrets, e.file, e.path = rules, groups, perUser, secrets, file, path
+	e.mu.Unlock()
+}
 
 // Pop reports whether a fired rule pops.
 func (r Result) Pop() bool {

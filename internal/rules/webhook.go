@@ -114,7 +114,9 @@ func (e *Engine) WebhookHandler() func(ctx context.Context, it store.OutboxItem)
 		if err := json.Unmarshal(it.Payload, &p); err != nil {
 			return fmt.Errorf("webhook: undecodable outbox payload: %w", err)
 		}
+		e.mu.RLock()
 		secret, ok := e.secrets[p.Secret]
+		e.mu.RUnlock()
 		if !ok {
 			// Queued under another config: read the secret where it said.
 			s, err := e.resolveSecret(p.Secret)

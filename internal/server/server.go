@@ -49,6 +49,8 @@ type Options struct {
 	// Outbox tunes the outbox worker (tests use short backoffs); zero values take the
 	// defaults.
 	Outbox outbox.Options
+	// LogLevel is the level of the logger serve passed in; Reload sets it from log_level.
+	LogLevel *slog.LevelVar
 }
 
 // DemoPassword is the password of the demo agents.
@@ -83,6 +85,8 @@ type Server struct {
 	limits   *limitListener
 	ready    chan struct{}
 	stopping atomic.Bool // SIGTERM came: events answer 503, /readyz not ready
+
+	reload reloadState // SIGHUP (reload.go)
 }
 
 type namedSource struct {
@@ -465,8 +469,12 @@ func (s *Server) agentOf(ext string) (string, string) {
 	return us[0], s.users[us[0]].Email
 }
 
-func (s *Server) syncConfigUsers(ctx context.Context) error {
-	for _, cu := range s.cfg.Users {
+func (s *Server) syncConfigUsers(ctx context.Context) error { return s.syncUsers(ctx, s.cfg.Users) }
+
+// syncUsers creates the config's users that the store lacks and sets the extensions of
+// those it has (at start and on reload).
+func (s *Server) syncUsers(ctx context.Context, users []config.User) error {
+	for _, cu := range users {
 		u, err := s.st.GetUser(ctx, cu.Name)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -620,6 +628,7 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 	if s.stopping.Load() {
 		out["server"] = "stopping"
 	}
+	out["config"] = s.reloadReadiness()
 	for _, ns := range s.sources {
 		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}

@@ -61,6 +61,8 @@ type Store struct {
 	dummyOnce sync.Once
 	dummyHash []byte
 
+	path string // the SQLite database file ("" for PostgreSQL)
+
 	stmts     sync.Map // rewritten query → *sql.Stmt: parsing SQL costs more than running it
 	preparing sync.Map // rewritten query → struct{}: being prepared for a transaction
 }
@@ -84,20 +86,13 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 	switch strings.ToLower(cfg.Driver) {
 	case "", "sqlite":
 		s.dialect = sqliteDialect
-		path := dsn
-		if path == "" {
-			if dataDir == "" {
-				dataDir = "."
-			}
-			if err := os.MkdirAll(dataDir, 0o700); err != nil {
-				return nil, fmt.Errorf("store: create data dir: %w", err)
-			}
-			path = filepath.Join(dataDir, "ringside.db")
-		} else if dir := filepath.Dir(path); dir != "" {
+		path := sqlitePath(dsn, dataDir)
+		if dir := filepath.Dir(path); dir != "" {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("store: create data dir: %w", err)
 			}
 		}
+		s.path = path
 		// _txlock=immediate: every transaction takes the write lock up front, so two
 		// writers queue on busy_timeout instead of failing on a read→write upgrade.
 		sep := "?"
@@ -130,6 +125,18 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 		return nil, err
 	}
 	return s, nil
+}
+
+// sqlitePath is the SQLite database file of a dsn (a file name) or, without one,
+// dataDir/ringside.db.
+func sqlitePath(dsn, dataDir string) string {
+	if dsn != "" {
+		return dsn
+	}
+	if dataDir == "" {
+		dataDir = "."
+	}
+	return filepath.Join(dataDir, "ringside.db")
 }
 
 // Close closes the database.

@@ -1,5 +1,7 @@
 // Package version says which build of Ringside is running: the release tag (set at link
-// time) and what the Go toolchain recorded in the binary (commit, commit time, Go version).
+// time) and the commit it was built from. The commit and its time come from the link-time
+// values the release script sets (scripts/stamp.sh), else from what the Go toolchain
+// recorded in the binary (a build inside a git clone with -buildvcs=auto or true).
 package version
 
 import (
@@ -11,6 +13,16 @@ import (
 // -ldflags "-X github.com/ringside/ringside/internal/version.Version=v1.2.3"; everything
 // else comes from the build info.
 var Version = "dev"
+
+// Link-time values of the release script: the commit (git rev-parse HEAD), its time
+// (RFC 3339, UTC) and "true" when the checkout had changes. The release builds with
+// -buildvcs=false and sets these, so a build does not depend on how the checkout was
+// made (a clone, a worktree, an exported tree with the commit named) and is reproducible.
+var (
+	commit   = ""
+	date     = ""
+	modified = ""
+)
 
 // Info describes a build.
 type Info struct {
@@ -28,7 +40,20 @@ type Info struct {
 // Get reads the build info of the running binary.
 func Get() Info {
 	bi, ok := debug.ReadBuildInfo()
-	return fromBuildInfo(bi, ok)
+	return withLinkTime(fromBuildInfo(bi, ok), commit, date, modified)
+}
+
+// withLinkTime lets the link-time values, when set, name the commit.
+func withLinkTime(in Info, commit, date, modified string) Info {
+	if commit == "" {
+		return in
+	}
+	in.Commit = commit
+	in.Modified = modified == "true"
+	if date != "" {
+		in.Date = date
+	}
+	return in
 }
 
 func fromBuildInfo(bi *debug.BuildInfo, ok bool) Info {

@@ -33,3 +33,26 @@ func TestFromBuildInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestWithLinkTime(t *testing.T) {
+	fromVCS := Info{Version: "dev", Commit: "aaa", Date: "2026-01-01T00:00:00Z", Go: "go1.26.8"}
+	tests := []struct {
+		name                   string
+		in                     Info
+		commit, date, modified string
+		want                   Info
+	}{
+		{"nothing set keeps the build info", fromVCS, "", "", "", fromVCS},
+		{"release stamp without vcs", Info{Version: "v1", Commit: "unknown", Date: "unknown", Go: "go1.26.8"},
+			"bbb", "2026-12-05T12:08:47Z", "", Info{Version: "v1", Commit: "bbb", Date: "2026-12-05T12:08:47Z", Go: "go1.26.8"}},
+		{"release stamp wins, modified", fromVCS, "ccc", "2026-12-05T12:08:47Z", "true",
+			Info{Version: "dev", Commit: "ccc", Modified: true, Date: "2026-12-05T12:08:47Z", Go: "go1.26.8"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := withLinkTime(tc.in, tc.commit, tc.date, tc.modified); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

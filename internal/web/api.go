@@ -710,9 +710,11 @@ func userWords(err, sentinel error) string {
 }
 
 // readyValue reports whether a check's value means ready: "" (shown as ok), or a phone
-// system's "up", or "standby" (another node of the cluster runs it).
+// system's "up", or "standby" (another node of the cluster runs it), or a note that
+// starts with "ok:" or "warning:" (the config check after a reload: a failed reload
+// leaves the previous, sound config in force).
 func readyValue(v string) bool {
-	return v == "" || v == "up" || v == "standby"
+	return v == "" || v == "up" || v == "standby" || strings.HasPrefix(v, "ok:") || strings.HasPrefix(v, "warning:")
 }
 
 // mayOperate reports whether r comes from an administrator or carries the metrics token.

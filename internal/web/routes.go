@@ -37,6 +37,7 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /api/v1/admin/live", w.adminOnly(w.adminLive))
 	m.HandleFunc("GET /api/v1/admin/systems", w.adminOnly(w.adminSystems))
 	// Operations.
+	m.HandleFunc("GET /api/v1/openapi.json", w.openAPI)
 	m.HandleFunc("GET /healthz", w.healthz)
 	m.HandleFunc("GET /readyz", w.readyz)
 	if w.d.Metrics != nil {

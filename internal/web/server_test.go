@@ -98,7 +98,13 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// Every /api/v1 answer the tests get through http.DefaultClient is checked against
+	// docs/openapi.json (openapi_test.go).
+	http.DefaultClient.Transport = checker
 	code := m.Run()
+	if code == 0 {
+		code = checker.Report(os.Stderr)
+	}
 	for i := len(shared.bstop) - 1; i >= 0; i-- {
 		shared.bstop[i]()
 	}

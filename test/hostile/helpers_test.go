@@ -197,22 +197,6 @@ func startBinary(t *testing.T, yaml string, users map[string]string, nofile int)
 	return n
 }
 
-// raiseFileLimit lets the test process hold many sockets.
-func raiseFileLimit(t *testing.T, want uint64) {
-	t.Helper()
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		t.Fatal(err)
-	}
-	if l.Cur >= want {
-		return
-	}
-	l.Cur = min(want, l.Max)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur < want {
-		t.Fatalf("need %d open files, may have %d: %v", want, l.Cur, err)
-	}
-}
-
 // from returns an HTTP client whose connections come from the loopback address ip.
 func from(ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
