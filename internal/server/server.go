@@ -607,7 +607,7 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 
 // purgeLoop enforces the retention: at start, then every hour.
 func (s *Server) purgeLoop(ctx context.Context) {
-	ret := store.Retention{Calls: s.cfg.Retention.Calls, Outbox: s.cfg.Retention.Outbox}
+	ret := store.Retention{Calls: s.cfg.Retention.Calls, Outbox: s.cfg.Retention.Outbox, Audit: s.cfg.Retention.Audit}
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -615,8 +615,8 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("purge failed", "err", err)
-		case p.Calls > 0 || p.Outbox > 0:
-			s.log.Info("purged old data", "calls", p.Calls, "outbox_rows", p.Outbox)
+		case p.Calls > 0 || p.Outbox > 0 || p.Audit > 0:
+			s.log.Info("purged old data", "calls", p.Calls, "outbox_rows", p.Outbox, "audit_entries", p.Audit)
 		}
 		select {
 		case <-ctx.Done():

@@ -140,6 +140,19 @@ func (s *Store) SetAdmin(ctx context.Context, name string, admin bool) error {
 	return nil
 }
 
+// SetEmail changes the email of user name (the address that maps them to their CRM
+// user; "" for none).
+func (s *Store) SetEmail(ctx context.Context, name, email string) error {
+	res, err := s.exec(ctx, `UPDATE users SET email = ? WHERE name = ?`, email, name)
+	if err != nil {
+		return fmt.Errorf("store: set email of %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
 // RevokeUserTokens revokes every token of user name and returns how many there were.
 func (s *Store) RevokeUserTokens(ctx context.Context, name string) (int, error) {
 	toks, err := s.ListTokens(ctx)

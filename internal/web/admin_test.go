@@ -37,6 +37,13 @@ func (ts *testServer) do(t *testing.T, user, method, path, ctype, body string) (
 var adminEndpoints = []struct{ method, path, ctype, body string }{
 	{"GET", "/api/v1/admin/users", "", ""},
 	{"GET", "/api/v1/admin/tokens", "", ""},
+	{"POST", "/api/v1/admin/tokens", "application/json", `{"name":"x","scope":"pbx"}`},
+	{"POST", "/api/v1/admin/users", "application/json", `{"name":"mallory","extensions":["666"]}`},
+	{"PATCH", "/api/v1/admin/users/alice", "application/json", `{"admin":true}`},
+	{"DELETE", "/api/v1/admin/users/bob", "", ""},
+	{"POST", "/api/v1/admin/users/bob/disable", "", ""},
+	{"POST", "/api/v1/admin/users/bob/enable", "", ""},
+	{"POST", "/api/v1/admin/users/bob/password", "", ""},
 	{"POST", "/api/v1/admin/tokens/999999/revoke", "", ""},
 	{"GET", "/api/v1/admin/stats", "", ""},
 	{"POST", "/api/v1/admin/import/preview", "text/csv", "type,last_name,phone\ncontact,Nobody,030 1\n"},
