@@ -55,6 +55,8 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /login", w.loginSubmit)
 	m.HandleFunc("POST /logout", w.logout)
 	m.HandleFunc("GET /crm/{entity}/{id}", w.recordPage)
+	m.HandleFunc("GET /admin", w.adminPage)
+	m.HandleFunc("GET /admin/{page}", w.adminPage)
 	m.HandleFunc("GET /static/{hash}/{name}", w.serveStatic)
 	m.HandleFunc("GET /favicon.ico", func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(http.StatusNoContent) })
 }
