@@ -129,6 +129,15 @@ func TestBrowserAdminPeople(t *testing.T) {
 	if _, err := ts.srv.Store().GetUser(t.Context(), "walt"); err == nil {
 		t.Error("walt still stored after Remove")
 	}
+	// The session's API calls need the CSRF header the page carries.
+	var code int
+	run(t, ctx, chromedp.Evaluate(`fetch("/api/v1/admin/users", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({name: "yara", extensions: ["290"]})}).then(r => r.status)`, &code, awaitPromise))
+	if code != http.StatusForbidden {
+		t.Errorf("POST without the CSRF header: %d", code)
+	}
+	if _, err := ts.srv.Store().GetUser(t.Context(), "yara"); err == nil {
+		t.Error("a user was added without the CSRF header")
+	}
 	for _, a := range []string{"user.add", "user.edit", "user.disable", "user.enable", "user.password", "user.remove"} {
 		auditHas(t, ts, a, "walt")
 	}
