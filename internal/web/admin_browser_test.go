@@ -425,17 +425,29 @@ func TestBrowserAdminGerman(t *testing.T) {
 	run(t, ctx, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": "de-DE,de;q=0.9"}))
 	ts.loginIn(t, ctx, "gina")
 	english := englishOnly("common", "admin")
-	for _, p := range []string{"people", "tokens", "systems", "live", "stats", "import", "outbox", "audit"} {
-		ts.open(t, ctx, p)
-		run(t, ctx, ready(p))
+	check := func(ctx context.Context, page string) {
+		t.Helper()
 		var body string
 		run(t, ctx, chromedp.Evaluate(`document.body.innerText + " " + Array.from(document.querySelectorAll("[placeholder],[title],[aria-label],img[alt]")).map(function(e){return (e.placeholder||"")+" "+(e.title||"")+" "+(e.getAttribute("aria-label")||"")+" "+(e.alt||"")}).join(" ") + " " + document.title`, &body))
 		for _, s := range english {
 			if strings.Contains(body, s) {
-				t.Errorf("admin/%s: English text %q on a German page", p, s)
+				t.Errorf("%s: English text %q on a German page", page, s)
 			}
 		}
 	}
+	for _, p := range []string{"people", "tokens", "systems", "live", "stats", "import", "outbox", "audit"} {
+		ts.open(t, ctx, p)
+		run(t, ctx, ready(p))
+		if p == "people" {
+			run(t, ctx, chromedp.Click(`#add-user summary`), chromedp.Click(`#people tr[data-user=alice] button.edit`), chromedp.WaitVisible(`#edit-form`))
+		}
+		check(ctx, "admin/"+p)
+	}
+	agent := tab(t)
+	run(t, agent, network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": "de-DE,de;q=0.9"}))
+	ts.loginIn(t, agent, "hanna")
+	run(t, agent, chromedp.Navigate(ts.url+"/admin"), chromedp.WaitVisible(`#forbidden-h`))
+	check(agent, "the 403 page")
 	ts.open(t, ctx, "stats")
 	run(t, ctx, ready("stats"))
 	var svg string
