@@ -318,6 +318,21 @@ func TestBrowserAdminOutbox(t *testing.T) {
 	auditHas(t, ts, "outbox.drop", itoa(id))
 }
 
+// TestBrowserAdminSystems: the phone system's state in words, and "Test connections".
+func TestBrowserAdminSystems(t *testing.T) {
+	ts := start(t)
+	ctx := ts.adminIn(t, "systems")
+	row := `#systems tr[data-part="telephony/webhook"]`
+	run(t, ctx, chromedp.WaitVisible(row+`[data-up="1"]`))
+	if got := text(t, ctx, row); got != "telephony/webhookUp" {
+		t.Errorf("phone system row = %q", got)
+	}
+	run(t, ctx, chromedp.Click(`#check`), waitJS(`document.getElementById("check-verdict").getAttribute("data-kind") == "ok"`))
+	if got := text(t, ctx, "#check-verdict"); got != "Every phone system and the CRM answered." {
+		t.Errorf("check = %q", got)
+	}
+}
+
 // TestBrowserAdminForbidden: an agent gets the 403 page on every admin page (and 403
 // from the admin API in her session); a stranger is sent to the login.
 func TestBrowserAdminForbidden(t *testing.T) {

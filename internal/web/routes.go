@@ -43,6 +43,7 @@ func (w *Web) routes() {
 	m.HandleFunc("GET /api/v1/admin/audit", w.adminOnly(w.adminAudit))
 	m.HandleFunc("GET /api/v1/admin/live", w.adminOnly(w.adminLive))
 	m.HandleFunc("GET /api/v1/admin/systems", w.adminOnly(w.adminSystems))
+	m.HandleFunc("POST /api/v1/admin/systems/check", w.adminOnly(w.adminCheckSystems))
 	// Operations.
 	m.HandleFunc("GET /healthz", w.healthz)
 	m.HandleFunc("GET /readyz", w.readyz)

@@ -67,6 +67,10 @@ type Deps struct {
 	Rules func() any
 	// ActiveCalls lists the calls in progress, for the admins' live board (nil: none).
 	ActiveCalls func() []call.Call
+	// CheckConnections connects to every configured phone system and the CRM once, as
+	// `ringside config check --connect` does (the admins' "test connections"; nil: not
+	// offered).
+	CheckConnections func(ctx context.Context) error
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
 }

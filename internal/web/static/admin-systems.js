@@ -26,6 +26,20 @@
     }, function (e) { A.status(t("admin.failed", { reason: e.message }), "error"); });
   }
   document.getElementById("refresh").addEventListener("click", load);
+  // Test connections: connect to each phone system and the CRM once (as config check
+  // --connect does) and list what failed.
+  var check = document.getElementById("check");
+  check.addEventListener("click", function () {
+    var box = document.getElementById("check-result"), verdict = document.getElementById("check-verdict"), list = document.getElementById("check-problems");
+    check.disabled = true;
+    box.hidden = false;
+    list.replaceChildren();
+    A.say(verdict, t("admin.checking"));
+    A.api("POST", "/api/v1/admin/systems/check").then(function (j) {
+      A.say(verdict, j.ok ? t("admin.check_ok") : t("admin.check_failed"), j.ok ? "ok" : "error");
+      (j.problems || []).forEach(function (p) { list.appendChild(el("li", p)); });
+    }, function (e) { A.say(verdict, e.message, "error"); }).then(function () { check.disabled = false; });
+  });
   load();
   setInterval(function () { if (!document.hidden) load(); }, 5000);
 })();

@@ -1,6 +1,10 @@
 package web
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -47,4 +51,24 @@ func FuzzCheckEmail(f *testing.F) {
 			t.Fatalf("accepted %q", in)
 		}
 	})
+}
+
+// TestCheckSystemsLists: each failed connection is one line of "problems".
+func TestCheckSystemsLists(t *testing.T) {
+	w := newTestWeb(t, Options{})
+	w.d.CheckConnections = func(ctx context.Context) error {
+		return errors.Join(errors.New("pbx (ringside.yaml:4): dial tcp 127.0.0.1:5038: connection refused"), errors.New("crm: 401 Unauthorized"))
+	}
+	rec := httptest.NewRecorder()
+	w.adminCheckSystems(rec, httptest.NewRequest("POST", "/api/v1/admin/systems/check", nil))
+	want := `{"ok":false,"problems":["pbx (ringside.yaml:4): dial tcp 127.0.0.1:5038: connection refused","crm: 401 Unauthorized"]}` + "\n"
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("check: %d %s", rec.Code, rec.Body)
+	}
+	w.d.CheckConnections = nil
+	rec = httptest.NewRecorder()
+	w.adminCheckSystems(rec, httptest.NewRequest("POST", "/api/v1/admin/systems/check", nil))
+	if rec.Code != http.StatusNotImplemented {
+		t.Errorf("without a check: %d", rec.Code)
+	}
 }
