@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/ringside/ringside/internal/store"
 	"github.com/ringside/ringside/internal/testenv"
@@ -200,6 +201,42 @@ func TestBrowserAdminTokens(t *testing.T) {
 	}
 	auditHas(t, ts, "token.create", itoa(id))
 	auditHas(t, ts, "token.revoke", itoa(id))
+
+	// An agent token for alice: a program streams with it; revoked on the page, its
+	// stream closes.
+	run(t, ctx,
+		chromedp.SetValue(`#t-name`, "alice's dashboard"),
+		chromedp.SetValue(`#t-scope`, "agent"),
+		chromedp.Evaluate(`document.getElementById("t-scope").dispatchEvent(new Event("change"))`, nil),
+		chromedp.SetValue(`#t-user`, "alice"),
+		chromedp.Click(`#token-form button[type=submit]`),
+		waitJS(`document.querySelector("#secret .secret-value").textContent.indexOf("alice's dashboard") > 0`),
+	)
+	secret = text(t, ctx, "#secret .secret-value")
+	secret = secret[strings.LastIndex(secret, " ")+1:]
+	wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(wctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/api/v1/stream",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + secret}}})
+	if err != nil {
+		t.Fatalf("stream with the new agent token: %v", err)
+	}
+	defer ws.CloseNow()
+	stream := testenv.ReadStream(t, ws)
+	stream.Until(t, 10*time.Second, "the greeting", func(m testenv.Msg) bool { return m.Type == "hello" })
+	toks, _ = ts.srv.Store().ListTokens(t.Context())
+	for _, k := range toks {
+		if k.Name == "alice's dashboard" {
+			id = k.ID
+		}
+	}
+	row = fmt.Sprintf(`#tokens tr[data-token="%d"]`, id)
+	run(t, ctx, chromedp.Click(row+" button.revoke"), chromedp.Click(row+" button.revoke"), chromedp.WaitNotPresent(row))
+	select {
+	case <-stream.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked token's stream is still open after 10 s")
+	}
 }
 
 // TestBrowserAdminImport: a file with a bad row is previewed (the row's line number and
