@@ -370,6 +370,25 @@ func TestBrowserAdminSystems(t *testing.T) {
 	}
 }
 
+// TestBrowserAdminStats: the chart (the server's SVG as an image), the agents' table
+// with their names, and the CSV download of the same range.
+func TestBrowserAdminStats(t *testing.T) {
+	ts := start(t)
+	seedHistory(t, ts, "astat", "207", 6)
+	ctx := ts.adminIn(t, "stats")
+	run(t, ctx, ready("stats"), waitJS(`Array.from(document.querySelectorAll("#st-agents tbody tr")).some(function(r){return r.textContent.indexOf("hanna (207)") == 0})`))
+	var w int
+	run(t, ctx, chromedp.Evaluate(`document.getElementById("chart").naturalWidth`, &w))
+	if w < 100 {
+		t.Errorf("chart %d px wide", w)
+	}
+	var csv string
+	run(t, ctx, chromedp.Evaluate(`fetch(document.getElementById("csv").href).then(function(r){return r.text().then(function(b){return r.headers.get("Content-Type") + "\n" + b})})`, &csv, awaitPromise))
+	if !strings.HasPrefix(csv, "text/csv") || !strings.Contains(csv, "section,key,calls_in") || !strings.Contains(csv, "agent,207,") {
+		t.Errorf("CSV download: %.400s", csv)
+	}
+}
+
 // TestBrowserAdminForbidden: an agent gets the 403 page on every admin page (and 403
 // from the admin API in her session); a stranger is sent to the login.
 func TestBrowserAdminForbidden(t *testing.T) {
