@@ -56,3 +56,39 @@ func TestPurgeAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestSeen: a user's last use and a token's are recorded; an older time does not
+// overwrite a newer one.
+func TestSeen(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(*testing.T) *Store) {
+		st := open(t)
+		ctx := t.Context()
+		if _, err := st.AddUser(ctx, User{Name: "erin", Extensions: []string{"204"}}, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := st.CreateToken(ctx, "erin", ScopeAgent, "laptop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := st.GetUser(ctx, "erin"); !u.LastSeenAt.IsZero() {
+			t.Fatalf("a new user was seen at %v", u.LastSeenAt)
+		}
+		at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+		if err := st.Seen(ctx, "erin", tok.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Seen(ctx, "erin", tok.ID, at.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := st.GetUser(ctx, "erin"); !u.LastSeenAt.Equal(at) {
+			t.Errorf("last seen %v, want %v", u.LastSeenAt, at)
+		}
+		toks, _ := st.ListTokens(ctx)
+		if len(toks) != 1 || !toks[0].LastUsedAt.Equal(at) {
+			t.Errorf("tokens %+v, want last used %v", toks, at)
+		}
+		if err := st.Seen(ctx, "nobody", 0, at); err != nil {
+			t.Errorf("an unknown user: %v", err)
+		}
+	})
+}

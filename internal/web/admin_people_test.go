@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAdminPeopleAPI: people and tokens managed through the admin API on the shared
@@ -111,8 +112,23 @@ func peopleAPI(t *testing.T, ts *testServer, p string) {
 	if code, _, _ := ts.do(t, dave, "GET", "/api/v1/me", "", ""); code != 200 {
 		t.Fatalf("new token: %d", code)
 	}
-	if code, body, _ := ts.do(t, "gina", "GET", "/api/v1/admin/tokens", "", ""); code != 200 || !strings.Contains(body, `"dave's laptop"`) || strings.Contains(body, made.Secret) {
+	var list struct {
+		Tokens []struct {
+			ID         int64     `json:"id"`
+			LastUsedAt time.Time `json:"last_used_at"`
+		} `json:"tokens"`
+	}
+	code, body, _ = ts.do(t, "gina", "GET", "/api/v1/admin/tokens", "", "")
+	if code != 200 || !strings.Contains(body, `"dave's laptop"`) || strings.Contains(body, made.Secret) || json.Unmarshal([]byte(body), &list) != nil {
 		t.Errorf("token list: %d %s", code, body)
+	}
+	for _, k := range list.Tokens {
+		if k.ID == made.Token.ID && time.Since(k.LastUsedAt) > time.Hour {
+			t.Errorf("the token just used was last used at %v", k.LastUsedAt)
+		}
+	}
+	if u, err := ts.srv.Store().GetUser(t.Context(), dave); err != nil || time.Since(u.LastSeenAt) > time.Hour {
+		t.Errorf("dave, who just used his token, was last seen at %v (%v)", u.LastSeenAt, err)
 	}
 	for _, c := range []struct{ body, field string }{
 		{`{"scope":"agent","user":"alice"}`, "name"},

@@ -103,6 +103,7 @@ type Web struct {
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
 	tokens tokenCache
+	seen   seenMarks
 }
 
 type asset struct {

@@ -46,7 +46,7 @@
     actions.appendChild(A.confirmButton(t("admin.remove"), "small remove", act(u, "DELETE", "", function () { A.status(t("admin.removed", { name: u.name }), "ok"); })));
     var state = el("span", u.disabled ? t("admin.state_disabled") : t("admin.state_active"), u.disabled ? "bad" : "");
     var conn = el("span", u.connected ? t("admin.connected_now") : t("admin.not_connected"), u.connected ? "good" : "muted");
-    var tr = A.row([el("strong", u.name), (u.extensions || []).join(", "), u.email || "", u.admin ? t("admin.role_admin") : t("admin.role_agent"), state, conn, actions]);
+    var tr = A.row([el("strong", u.name), (u.extensions || []).join(", "), u.email || "", u.admin ? t("admin.role_admin") : t("admin.role_agent"), state, conn, u.last_seen_at ? R.fmt.when(u.last_seen_at) : t("admin.never"), actions]);
     tr.setAttribute("data-user", u.name);
     tr.setAttribute("data-state", u.disabled ? "disabled" : "active");
     return tr;

@@ -19,7 +19,7 @@
         return load();
       }, function (e) { b.disabled = false; A.status(A.errorText(e), "error"); });
     });
-    var tr = A.row([String(k.id), k.name || "", k.scope, k.user || "", F.full(k.created_at), k.expires_at ? F.full(k.expires_at) : t("admin.never"), revoke]);
+    var tr = A.row([String(k.id), k.name || "", k.scope, k.user || "", F.full(k.created_at), k.expires_at ? F.full(k.expires_at) : t("admin.never"), k.last_used_at ? F.when(k.last_used_at) : t("admin.never"), revoke]);
     tr.setAttribute("data-token", String(k.id));
     return tr;
   }
