@@ -244,11 +244,10 @@ func (s *Server) build(ctx context.Context) error {
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, KickOutbox: s.outbox.Kick,
-		Ready: s.readiness, Metrics: s.met.handler(),
-		Companion:        s.comp,
-		Rules:            func() any { return s.Rules() },
-		ActiveCalls:      s.track.Active,
-		CheckConnections: func(ctx context.Context) error { return Connect(ctx, s.cfg) },
+		Ready: s.readiness, Metrics: s.met.handler(), CheckConnections: func(ctx context.Context) error { return Connect(ctx, s.cfg) },
+		Companion:   s.comp,
+		Rules:       func() any { return s.Rules() },
+		ActiveCalls: s.track.Active,
 	}, web.Options{SessionTTL: cfg.Web.SessionTTL, OriginPatterns: cfg.Web.OriginPatterns, Secure: cfg.Web.TLSCert != "", CRMName: cfg.CRM.Kind,
 		TrustedProxies: trusted, MetricsToken: metricsToken}, s.log.With("component", "web"))
 	return err

@@ -99,11 +99,11 @@ type Web struct {
 	mux    *http.ServeMux
 	pages  map[string]map[string]*template.Template // lang → page → template
 	i18n   *i18n.Bundle
+	seen   seenMarks        // last use of users and tokens, written once a minute
 	static map[string]asset // by name
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
 	tokens tokenCache
-	seen   seenMarks
 }
 
 type asset struct {
