@@ -56,7 +56,7 @@ func commands() []command {
 		{"crm", "bring the CRM's local phone index up to date, or check CRM access: crm sync [--full] | crm check", runCRM},
 		{"bench", "load harness: simulated agents and calls, latency percentiles", runBench},
 		{"outbox", "see and steer CRM writes and webhooks: outbox list [--parked] | retry ID…|--all | drop ID…", runOutbox},
-		{"purge", "remove journal entries and delivered outbox rows older than the retention: purge [--dry-run]", runPurge},
+		{"purge", "remove journal entries, delivered outbox rows and audit entries older than the retention: purge [--dry-run]", runPurge},
 		{"forget", "remove a caller's number, name and notes from the journal: forget NUMBER", runForget},
 		{"agent", "the desktop companion: follow the local softphone (baresip) or TAPI line", runAgent},
 		{"backup", "write a consistent copy of the SQLite store, also while serve runs: backup FILE", runBackup},

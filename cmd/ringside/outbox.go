@@ -129,7 +129,7 @@ func runPurge(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	p, err := st.Purge(ctx, store.Retention{Calls: cfg.Retention.Calls, Outbox: cfg.Retention.Outbox}, *dry)
+	p, err := st.Purge(ctx, store.Retention{Calls: cfg.Retention.Calls, Outbox: cfg.Retention.Outbox, Audit: cfg.Retention.Audit}, *dry)
 	if err != nil {
 		return err
 	}
@@ -137,8 +137,8 @@ func runPurge(ctx context.Context, e env, args []string) error {
 	if *dry {
 		verb = "would remove"
 	}
-	fmt.Fprintf(e.stdout, "%s %d journal entries older than %s and %d delivered outbox rows older than %s\n",
-		verb, p.Calls, cfg.Retention.Calls, p.Outbox, cfg.Retention.Outbox)
+	fmt.Fprintf(e.stdout, "%s %d journal entries older than %s, %d delivered outbox rows older than %s and %d audit entries older than %s\n",
+		verb, p.Calls, cfg.Retention.Calls, p.Outbox, cfg.Retention.Outbox, p.Audit, cfg.Retention.Audit)
 	return nil
 }
 

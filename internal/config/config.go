@@ -96,6 +96,9 @@ type Retention struct {
 	Calls time.Duration `yaml:"calls"`
 	// Outbox is how long delivered outbox rows are kept. Default 168h (7 days).
 	Outbox time.Duration `yaml:"outbox"`
+	// Audit is how long the audit log's entries (admin actions) are kept. Default 8784h
+	// (366 days: a year's review, a leap year included).
+	Audit time.Duration `yaml:"audit"`
 }
 
 // Web tunes the HTTP side.
@@ -426,6 +429,9 @@ func (c *Config) applyDefaults() {
 	if c.Retention.Outbox == 0 {
 		c.Retention.Outbox = 7 * 24 * time.Hour
 	}
+	if c.Retention.Audit == 0 {
+		c.Retention.Audit = 366 * 24 * time.Hour
+	}
 	if c.Web.SessionTTL == 0 {
 		c.Web.SessionTTL = 12 * time.Hour
 	}
@@ -469,7 +475,7 @@ func (c *Config) validate() error {
 	if c.Outbox.Workers < 0 || c.Outbox.Workers > 1024 {
 		errs = append(errs, c.Errorf("outbox.workers", "must be between 1 and 1024"))
 	}
-	for key, d := range map[string]time.Duration{"outbox.max_age": c.Outbox.MaxAge, "retention.calls": c.Retention.Calls, "retention.outbox": c.Retention.Outbox} {
+	for key, d := range map[string]time.Duration{"outbox.max_age": c.Outbox.MaxAge, "retention.calls": c.Retention.Calls, "retention.outbox": c.Retention.Outbox, "retention.audit": c.Retention.Audit} {
 		if d < 0 {
 			errs = append(errs, c.Errorf(key, "must not be negative"))
 		}

@@ -252,7 +252,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
 		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, KickOutbox: s.outbox.Kick,
-		Ready: s.readiness, Metrics: s.met.handler(),
+		Ready: s.readiness, Metrics: s.met.handler(), CheckConnections: func(ctx context.Context) error { return Connect(ctx, s.cfg) },
 		Companion:   s.comp,
 		Rules:       func() any { return s.Rules() },
 		ActiveCalls: s.pipe.ActiveCalls,
@@ -647,7 +647,7 @@ func (s *Server) webhookSource() bool {
 
 // purgeLoop enforces the retention: at start, then every hour.
 func (s *Server) purgeLoop(ctx context.Context) {
-	ret := store.Retention{Calls: s.cfg.Retention.Calls, Outbox: s.cfg.Retention.Outbox}
+	ret := store.Retention{Calls: s.cfg.Retention.Calls, Outbox: s.cfg.Retention.Outbox, Audit: s.cfg.Retention.Audit}
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -655,8 +655,8 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("purge failed", "err", err)
-		case p.Calls > 0 || p.Outbox > 0:
-			s.log.Info("purged old data", "calls", p.Calls, "outbox_rows", p.Outbox)
+		case p.Calls > 0 || p.Outbox > 0 || p.Audit > 0:
+			s.log.Info("purged old data", "calls", p.Calls, "outbox_rows", p.Outbox, "audit_entries", p.Audit)
 		}
 		select {
 		case <-ctx.Done():

@@ -140,6 +140,36 @@ func (s *Store) SetAdmin(ctx context.Context, name string, admin bool) error {
 	return nil
 }
 
+// Seen records that user (when not "") and token tokenID (when not 0) were used at at.
+// Callers write it at most once a minute each (the web layer remembers); a time earlier
+// than the stored one is ignored.
+func (s *Store) Seen(ctx context.Context, user string, tokenID int64, at time.Time) error {
+	if user != "" {
+		if _, err := s.exec(ctx, `UPDATE users SET last_seen_at = ? WHERE name = ? AND last_seen_at < ?`, ts(at), user, ts(at)); err != nil {
+			return fmt.Errorf("store: seen %s: %w", user, err)
+		}
+	}
+	if tokenID != 0 {
+		if _, err := s.exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ? AND last_used_at < ?`, ts(at), tokenID, ts(at)); err != nil {
+			return fmt.Errorf("store: token %d used: %w", tokenID, err)
+		}
+	}
+	return nil
+}
+
+// SetEmail changes the email of user name (the address that maps them to their CRM
+// user; "" for none).
+func (s *Store) SetEmail(ctx context.Context, name, email string) error {
+	res, err := s.exec(ctx, `UPDATE users SET email = ? WHERE name = ?`, email, name)
+	if err != nil {
+		return fmt.Errorf("store: set email of %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: user %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
 // RevokeUserTokens revokes every token of user name and returns how many there were.
 func (s *Store) RevokeUserTokens(ctx context.Context, name string) (int, error) {
 	toks, err := s.ListTokens(ctx)

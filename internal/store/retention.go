@@ -6,20 +6,23 @@ import (
 	"time"
 )
 
-// Retention says how long the journal and delivered outbox rows are kept; zero keeps
-// them for ever.
+// Retention says how long the journal, delivered outbox rows and the audit log are
+// kept; zero keeps them for ever.
 type Retention struct {
 	Calls  time.Duration // journal entries (calls, legs, notes), by start time
 	Outbox time.Duration // delivered outbox rows, by enqueueing time
+	Audit  time.Duration // audit log entries (admin actions), by time
 }
 
 // Purged counts what a purge removed (or, in a dry run, would remove).
 type Purged struct {
 	Calls  int64 `json:"calls"`
 	Outbox int64 `json:"outbox"`
+	Audit  int64 `json:"audit"`
 }
 
-// Purge deletes journal entries and delivered outbox rows older than r allows. With
+// Purge deletes journal entries, delivered outbox rows and audit entries older than r
+// allows. With
 // dryRun it only counts them. Pending and parked outbox items are never purged.
 func (s *Store) Purge(ctx context.Context, r Retention, dryRun bool) (Purged, error) {
 	var p Purged
@@ -35,6 +38,7 @@ func (s *Store) Purge(ctx context.Context, r Retention, dryRun bool) (Purged, er
 		parts := []part{
 			{r.Calls, `calls WHERE started_at < ?`, []any{ts(now.Add(-r.Calls))}, &p.Calls},
 			{r.Outbox, `outbox WHERE state = ? AND created_at < ?`, []any{OutboxDone, ts(now.Add(-r.Outbox))}, &p.Outbox},
+			{r.Audit, `audit WHERE at < ?`, []any{ts(now.Add(-r.Audit))}, &p.Audit},
 		}
 		for _, pt := range parts {
 			if pt.keep <= 0 {

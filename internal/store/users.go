@@ -29,6 +29,9 @@ type User struct {
 	// (DisableUser); their data stays.
 	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// LastSeenAt is when the user last used Ringside (page, stream or API; to the
+	// minute; zero: never).
+	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
 }
 
 // AddUser stores u (its ID and CreatedAt are set here) with a bcrypt hash of password.
@@ -123,14 +126,14 @@ func userID(ctx context.Context, t tx, name string) (int64, error) {
 	return id, nil
 }
 
-const userColumns = `id, name, email, admin, disabled, created_at`
+const userColumns = `id, name, email, admin, disabled, created_at, last_seen_at`
 
 func scanUser(sc interface{ Scan(...any) error }, u *User) error {
-	var created int64
-	if err := sc.Scan(&u.ID, &u.Name, &u.Email, &u.Admin, &u.Disabled, &created); err != nil {
+	var created, seen int64
+	if err := sc.Scan(&u.ID, &u.Name, &u.Email, &u.Admin, &u.Disabled, &created, &seen); err != nil {
 		return err
 	}
-	u.CreatedAt = fromTS(created)
+	u.CreatedAt, u.LastSeenAt = fromTS(created), fromTS(seen)
 	return nil
 }
 
@@ -370,6 +373,9 @@ type Token struct {
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is when the token stops working (zero: never).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// LastUsedAt is when the token last authenticated a request (to the minute; zero:
+	// never).
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // newSecret returns prefix + 32 random bytes in base64url.
@@ -431,14 +437,14 @@ func (s *Store) CreateTokenUntil(ctx context.Context, user, scope, name string, 
 	return secret, tok, nil
 }
 
-const tokenSelect = `SELECT t.id, COALESCE(u.name, ''), t.scope, t.name, t.created_at, t.expires_at, COALESCE(u.disabled, FALSE) FROM tokens t LEFT JOIN users u ON u.id = t.user_id`
+const tokenSelect = `SELECT t.id, COALESCE(u.name, ''), t.scope, t.name, t.created_at, t.expires_at, COALESCE(u.disabled, FALSE), t.last_used_at FROM tokens t LEFT JOIN users u ON u.id = t.user_id`
 
 func scanToken(sc interface{ Scan(...any) error }) (Token, bool, error) {
 	var tok Token
-	var created, expires int64
+	var created, expires, used int64
 	var disabled bool
-	err := sc.Scan(&tok.ID, &tok.User, &tok.Scope, &tok.Name, &created, &expires, &disabled)
-	tok.CreatedAt, tok.ExpiresAt = fromTS(created), fromTS(expires)
+	err := sc.Scan(&tok.ID, &tok.User, &tok.Scope, &tok.Name, &created, &expires, &disabled, &used)
+	tok.CreatedAt, tok.ExpiresAt, tok.LastUsedAt = fromTS(created), fromTS(expires), fromTS(used)
 	return tok, disabled, err
 }
 

@@ -231,20 +231,17 @@ func (c *tokenCache) forget() {
 	clear(c.m)
 }
 
-// chartLang is the statistics chart's language: ?lang=de|en, else the admin's setting or
-// the browser's choice (see lang).
+// chartLang is the statistics chart's language: ?lang= one with a catalogue, else the
+// admin's setting or the browser's choice (see lang).
 func (w *Web) chartLang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "de" || l == "en" {
+	if l := r.URL.Query().Get("lang"); l != "" && w.i18n.Has(l) {
 		return l
 	}
 	return w.lang(r, principalOf(r).user.Name)
 }
 
-// chartLabels are the statistics chart's words. TODO(admin): move to the admin
-// catalogue (internal/web/i18n/admin.*.json) once the catalogue mechanism is merged.
+// chartLabels are the statistics chart's words, from the admin catalogue.
 func (w *Web) chartLabels(lang string) stats.Labels {
-	if lang == "de" {
-		return stats.Labels{Title: "Anrufe", Answered: "angenommen", Missed: "verpasst", Outbound: "ausgehend"}
-	}
-	return stats.Labels{Title: "Calls", Answered: "answered", Missed: "missed", Outbound: "outbound"}
+	t := func(k string) string { return w.i18n.T(lang, "admin.chart_"+k) }
+	return stats.Labels{Title: t("title"), Answered: t("answered"), Missed: t("missed"), Outbound: t("outbound")}
 }

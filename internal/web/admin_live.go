@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -73,6 +74,30 @@ func (w *Web) adminLive(rw http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// checkTimeout bounds a "test connections" run (each connection has its own 15 s).
+const checkTimeout = 60 * time.Second
+
+// adminCheckSystems answers POST /api/v1/admin/systems/check: it connects to every
+// configured phone system and the CRM once, as `ringside config check --connect` does,
+// and answers {"ok": true} or {"ok": false, "problems": ["…", …]} (one line each).
+func (w *Web) adminCheckSystems(rw http.ResponseWriter, r *http.Request) {
+	if w.d.CheckConnections == nil {
+		apiError(rw, http.StatusNotImplemented, "this server cannot test its connections")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+	defer cancel()
+	problems := []string{}
+	if err := w.d.CheckConnections(ctx); err != nil {
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				problems = append(problems, l)
+			}
+		}
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"ok": len(problems) == 0, "problems": problems})
 }
 
 // system is one part of the server as the admin page shows it.

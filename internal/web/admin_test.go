@@ -37,6 +37,13 @@ func (ts *testServer) do(t *testing.T, user, method, path, ctype, body string) (
 var adminEndpoints = []struct{ method, path, ctype, body string }{
 	{"GET", "/api/v1/admin/users", "", ""},
 	{"GET", "/api/v1/admin/tokens", "", ""},
+	{"POST", "/api/v1/admin/tokens", "application/json", `{"name":"x","scope":"pbx"}`},
+	{"POST", "/api/v1/admin/users", "application/json", `{"name":"mallory","extensions":["666"]}`},
+	{"PATCH", "/api/v1/admin/users/alice", "application/json", `{"admin":true}`},
+	{"DELETE", "/api/v1/admin/users/bob", "", ""},
+	{"POST", "/api/v1/admin/users/bob/disable", "", ""},
+	{"POST", "/api/v1/admin/users/bob/enable", "", ""},
+	{"POST", "/api/v1/admin/users/bob/password", "", ""},
 	{"POST", "/api/v1/admin/tokens/999999/revoke", "", ""},
 	{"GET", "/api/v1/admin/stats", "", ""},
 	{"POST", "/api/v1/admin/import/preview", "text/csv", "type,last_name,phone\ncontact,Nobody,030 1\n"},
@@ -44,6 +51,7 @@ var adminEndpoints = []struct{ method, path, ctype, body string }{
 	{"GET", "/api/v1/admin/audit", "", ""},
 	{"GET", "/api/v1/admin/live", "", ""},
 	{"GET", "/api/v1/admin/systems", "", ""},
+	{"POST", "/api/v1/admin/systems/check", "", ""},
 }
 
 // TestAdminAPIForbidden: agents get 403 and strangers 401 on every admin endpoint, and
@@ -293,6 +301,11 @@ func TestAdminLiveBoard(t *testing.T) {
 
 func TestAdminSystems(t *testing.T) {
 	ts := start(t)
+	// The test server's only phone system is a webhook source and its CRM the built-in
+	// directory: nothing to connect to, nothing can fail.
+	if code, body, _ := ts.do(t, "gina", "POST", "/api/v1/admin/systems/check", "", ""); code != 200 || body != `{"ok":true,"problems":[]}`+"\n" {
+		t.Errorf("check: %d %s", code, body)
+	}
 	code, body, _ := ts.do(t, "gina", "GET", "/api/v1/admin/systems", "", "")
 	if code != 200 || !strings.Contains(body, `{"name":"telephony/webhook","up":true,"state":"up"}`) || !strings.Contains(body, `"name":"store","up":true`) {
 		t.Fatalf("systems: %d %s", code, body)

@@ -645,6 +645,7 @@ func (w *Web) retryOutbox(rw http.ResponseWriter, r *http.Request) {
 	if w.d.KickOutbox != nil {
 		w.d.KickOutbox()
 	}
+	w.audit(r, "outbox.retry", strconv.FormatInt(id, 10), "")
 	it, _ := w.d.Store.GetOutboxItem(r.Context(), id)
 	writeJSON(rw, http.StatusOK, viewOf(it))
 }
@@ -655,6 +656,7 @@ func (w *Web) dropOutbox(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	before, _ := w.d.Store.GetOutboxItem(r.Context(), id) // for the audit log
 	if err := w.d.Store.DropOutboxItem(r.Context(), id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			apiError(rw, http.StatusNotFound, "no parked or waiting outbox item "+strconv.FormatInt(id, 10)+" (an item being delivered cannot be dropped)")
@@ -666,6 +668,7 @@ func (w *Web) dropOutbox(rw http.ResponseWriter, r *http.Request) {
 	if w.d.KickOutbox != nil {
 		w.d.KickOutbox()
 	}
+	w.audit(r, "outbox.drop", strconv.FormatInt(id, 10), strings.TrimSpace(before.Kind+" "+before.Key))
 	rw.WriteHeader(http.StatusNoContent)
 }
 

@@ -80,6 +80,7 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 			}
 			p.user = u
 		}
+		w.seen.mark(r.Context(), w, p.user.Name, t.ID)
 		w.tokens.put(secret, p, time.Now())
 		return p, nil
 	}
@@ -88,6 +89,7 @@ func (w *Web) authenticate(r *http.Request, allowQuery bool) (principal, error) 
 		if err != nil {
 			return principal{}, errors.New("session expired: log in again")
 		}
+		w.seen.mark(r.Context(), w, se.User.Name, 0)
 		return principal{user: se.User, scope: store.ScopeAgent, csrf: se.CSRF, session: true, credential: "session:" + se.ID, expires: se.ExpiresAt}, nil
 	}
 	return principal{}, errNoCredentials
@@ -230,6 +232,46 @@ func (c *tokenCache) put(secret string, p principal, now time.Time) {
 		c.m = map[[32]byte]cachedToken{}
 	}
 	c.m[k] = cachedToken{p: p, expires: now.Add(tokenCacheTTL)}
+}
+
+// seenEvery is how often a user's "last seen" and a token's "last used" are written.
+const seenEvery = time.Minute
+
+// seenMarks remembers when this node last wrote a user's or token's use (Store.Seen), so
+// that a busy user or phone system costs one write a minute, not one per request.
+type seenMarks struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (s *seenMarks) due(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.m[key]) < seenEvery {
+		return false
+	}
+	if s.m == nil || len(s.m) > 10000 {
+		s.m = map[string]time.Time{}
+	}
+	s.m[key] = now
+	return true
+}
+
+// mark records a use of user and token (0: none) when its minute is due.
+func (s *seenMarks) mark(ctx context.Context, w *Web, user string, token int64) {
+	now := time.Now()
+	if user != "" && !s.due("u\x00"+user, now) {
+		user = ""
+	}
+	if token != 0 && !s.due("t\x00"+strconv.FormatInt(token, 10), now) {
+		token = 0
+	}
+	if user == "" && token == 0 {
+		return
+	}
+	if err := w.d.Store.Seen(ctx, user, token, now); err != nil {
+		w.log.Warn("recording last use", "user", user, "token", token, "err", err)
+	}
 }
 
 // secretEqual compares a secret in constant time (an empty one never matches).

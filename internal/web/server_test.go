@@ -136,18 +136,32 @@ func startServer() (*testServer, error) {
 		return nil, err
 	}
 	shared.dataDir = dir
-	cfg, err := config.Parse("ringside.yaml", []byte(rulesYAML))
+	ts, stop, done, err := launch(dir, nil)
 	if err != nil {
 		return nil, err
+	}
+	shared.stop, shared.done = stop, done
+	return ts, nil
+}
+
+// launch starts a server on 127.0.0.1:0 with the test agents and records in dataDir
+// (mod changes its config, e.g. to use PostgreSQL); stop it with stop, then read done.
+func launch(dir string, mod func(*config.Config)) (*testServer, context.CancelFunc, chan error, error) {
+	cfg, err := config.Parse("ringside.yaml", []byte(rulesYAML))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	cfg.DataDir = dir
 	cfg.LogLevel = "error"
 	cfg.Users = agents
+	if mod != nil {
+		mod(cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, nil, server.Options{Listen: "127.0.0.1:0"})
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, nil, nil, err
 	}
 	st := srv.Store()
 	st.SetPasswordCost(bcrypt.MinCost)
@@ -155,37 +169,37 @@ func startServer() (*testServer, error) {
 	for _, a := range agents {
 		if err := st.SetPassword(ctx, a.Name, password); err != nil {
 			cancel()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if ts.tokens[a.Name], _, err = st.CreateToken(ctx, a.Name, "agent", "test"); err != nil {
 			cancel()
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if ts.pbx, _, err = st.CreateToken(ctx, "", "pbx", "test"); err != nil {
 		cancel()
-		return nil, err
+		return nil, nil, nil, err
 	}
 	d, ok := srv.Directory().(*builtin.Directory)
 	if !ok {
 		cancel()
-		return nil, fmt.Errorf("the default directory is %T, not the built-in one", srv.Directory())
+		return nil, nil, nil, fmt.Errorf("the default directory is %T, not the built-in one", srv.Directory())
 	}
 	ts.dir = d
 	if err := d.Seed(ctx, []crm.Record{janeDoe, maxMuster, musterGmbH, oleHansen}); err != nil {
 		cancel()
-		return nil, err
+		return nil, nil, nil, err
 	}
-	shared.stop = cancel
-	shared.done = make(chan error, 1)
-	go func() { shared.done <- srv.Run(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
 	select {
 	case <-srv.Ready():
-	case err := <-shared.done:
-		return nil, fmt.Errorf("server stopped: %v", err)
+	case err := <-done:
+		cancel()
+		return nil, nil, nil, fmt.Errorf("server stopped: %v", err)
 	}
 	ts.url = srv.URL()
-	return ts, nil
+	return ts, cancel, done, nil
 }
 
 // event posts one native webhook event with the pbx token.

@@ -27,6 +27,10 @@ type pageData struct {
 	// CIFLib is the Dynamics 365 Channel Integration Framework library to load (from the
 	// ucilib parameter, only from a configured origin), and CIFOrigin its org's URL.
 	CIFLib, CIFOrigin string
+	// The admin console: the page shown, the menu's pages, and the page's script.
+	Page   string
+	Pages  []string
+	Script string
 }
 
 type recordPhone struct {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,10 @@ type Deps struct {
 	Rules func() any
 	// ActiveCalls lists the calls in progress, for the admins' live board (nil: none).
 	ActiveCalls func() []call.Call
+	// CheckConnections connects to every configured phone system and the CRM once, as
+	// `ringside config check --connect` does (the admins' "test connections"; nil: not
+	// offered).
+	CheckConnections func(ctx context.Context) error
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
 }
@@ -95,6 +100,7 @@ type Web struct {
 	mux    *http.ServeMux
 	pages  map[string]map[string]*template.Template // lang → page → template
 	i18n   *i18n.Bundle
+	seen   seenMarks        // last use of users and tokens, written once a minute
 	static map[string]asset // by name
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
@@ -177,7 +183,11 @@ func (w *Web) assetURL(name string) (string, error) {
 	return "/static/" + a.hash + "/" + a.name, nil
 }
 
-var pageNames = []string{"login", "agent", "record"}
+var pageNames = []string{"login", "agent", "record", "forbidden"}
+
+// partials are templates other pages include: the layout of every page, the admin
+// console's frame of its pages.
+var partials = []string{"layout", "admin"}
 
 // loadTemplates parses every page once per language: the template function t looks a
 // message up in that language's catalogue, lang names it, and catalogue hands the page's
@@ -194,8 +204,16 @@ func (w *Web) loadTemplates() error {
 			},
 		}
 		w.pages[lang] = map[string]*template.Template{}
-		for _, name := range pageNames {
-			t, err := template.New("layout.html").Funcs(funcs).ParseFS(w.d.Assets, "templates/layout.html", "templates/"+name+".html")
+		names := slices.Clone(pageNames)
+		for _, p := range adminPages {
+			names = append(names, "admin_"+p)
+		}
+		for _, name := range names {
+			files := []string{"templates/layout.html", "templates/" + name + ".html"}
+			if strings.HasPrefix(name, "admin_") {
+				files = append(files, "templates/admin.html")
+			}
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(w.d.Assets, files...)
 			if err != nil {
 				return fmt.Errorf("web: template %s: %w", name, err)
 			}
@@ -209,8 +227,8 @@ func (w *Web) loadTemplates() error {
 	}
 	for _, e := range entries {
 		n := strings.TrimSuffix(e.Name(), ".html")
-		if _, ok := w.pages[i18n.Fallback][n]; !ok && n != "layout" {
-			return fmt.Errorf("web: template %s.html is not declared in pageNames", n)
+		if _, ok := w.pages[i18n.Fallback][n]; !ok && !slices.Contains(partials, n) {
+			return fmt.Errorf("web: template %s.html is not declared in pageNames or adminPages", n)
 		}
 	}
 	return nil

@@ -48,7 +48,7 @@
         return r.json().catch(function () { return {}; }).then(function (j) {
           if (!r.ok) {
             var msg = r.status === 403 ? t("common.error_forbidden") : r.status >= 500 && r.status !== 501 && r.status !== 502 ? t("common.error_server", { status: r.status }) : (j.error || t("common.error_server", { status: r.status }));
-            var err = new Error(msg); err.status = r.status; err.detail = j.error || ""; throw err;
+            var err = new Error(msg); err.status = r.status; err.detail = j.error || ""; err.body = j; throw err;
           }
           return j;
         });
