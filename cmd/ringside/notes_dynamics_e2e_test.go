@@ -45,6 +45,20 @@ crm: {kind: dynamics, url: %q, authority: %q, tenant_id: tenant, client_id: clie
 	c.event(pbx, `{"event":"ringing","call_id":"`+id+`","direction":"inbound","from":"+49 30 9876543","extension":"200","time":"`+at(0)+`"}`)
 	c.event(pbx, `{"event":"ringing","call_id":"`+id+`","direction":"inbound","from":"+49 30 9876543","extension":"201","time":"`+at(0)+`"}`)
 	c.event(pbx, `{"event":"answered","call_id":"`+id+`","extension":"200","time":"`+at(3*time.Second)+`"}`)
+	// The API knows the call by Ringside's id: find it by the phone system's.
+	waitUntil(t, 20*time.Second, "the call in the journal", func() bool {
+		var l struct {
+			Calls []struct{ Call struct{ ID string } } `json:"calls"`
+		}
+		_, body := c.do("GET", "/api/v1/calls?pbx_id="+id, tok["alice"], "", "")
+		json.Unmarshal([]byte(body), &l)
+		if len(l.Calls) == 1 {
+			id = l.Calls[0].Call.ID
+			return true
+		}
+		return false
+	})
+	pbxID := "dyn-notes-1"
 	save := func(user, notes string) (int, string) {
 		b, _ := json.Marshal(map[string]any{"call_id": id, "notes": notes})
 		return c.do("POST", "/api/v1/activities", tok[user], "application/json", string(b))
@@ -56,8 +70,8 @@ crm: {kind: dynamics, url: %q, authority: %q, tenant_id: tenant, client_id: clie
 	if code, body := save("bob", "I was not there"); code != http.StatusForbidden || !strings.Contains(body, "talk") {
 		t.Errorf("bob's notes: %d %s, want 403 with a reason", code, body)
 	}
-	c.event(pbx, `{"event":"transferred","call_id":"`+id+`","extension":"200","transfer_to":"202","time":"`+at(60*time.Second)+`"}`)
-	c.event(pbx, `{"event":"answered","call_id":"`+id+`","extension":"202","time":"`+at(65*time.Second)+`"}`)
+	c.event(pbx, `{"event":"transferred","call_id":"`+pbxID+`","extension":"200","transfer_to":"202","time":"`+at(60*time.Second)+`"}`)
+	c.event(pbx, `{"event":"answered","call_id":"`+pbxID+`","extension":"202","time":"`+at(65*time.Second)+`"}`)
 	var cv struct {
 		Notes []struct{ Author, Text string } `json:"notes"`
 	}
@@ -83,7 +97,7 @@ crm: {kind: dynamics, url: %q, authority: %q, tenant_id: tenant, client_id: clie
 	fake.OnWrite(func(method, path string) {
 		once.Do(func() { slowAt = len(fake.Requests()); time.Sleep(2 * time.Second); close(slowed) })
 	})
-	c.event(pbx, `{"event":"ended","call_id":"`+id+`","cause":"normal","time":"`+at(120*time.Second)+`"}`)
+	c.event(pbx, `{"event":"ended","call_id":"`+pbxID+`","cause":"normal","time":"`+at(120*time.Second)+`"}`)
 	pcID := dynamics.ActivityID(activity.Key(id))
 	waitUntil(t, 60*time.Second, "the phonecall with both entries, completed", func() bool {
 		select {
