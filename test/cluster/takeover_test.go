@@ -79,7 +79,7 @@ telephony:
 	if len(p.Matches) == 0 || p.Matches[0].Name != "Jane Doe" {
 		t.Fatalf("pop: %+v", p)
 	}
-	id1 := p.Call.ID // Ringside's id
+	id1 := p.Call.ID                                                                                                    // Ringside's id
 	dv.Fail(dataversetest.Fault{Status: http.StatusServiceUnavailable, Count: 4, Method: "POST", PathPrefix: "$batch"}) // activity writes are $batch change sets
 	fake.Play(rest1)
 	got = append(got, alice.until(t, 15*time.Second, "end of call 1", func(m msg) bool { return m.Type == "call.ended" && m.Call.ID == id1 })...)
