@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,33 +117,8 @@ func start(t *testing.T, yaml string, users map[string]string) *node {
 	return n
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds cmd/ringside once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ringside-hostile-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ringside")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/ringside")
-		cmd.Dir = testenv.RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+// binary is the built `ringside` (testenv.Binary).
+func binary(t *testing.T) string { return testenv.Binary(t) }
 
 // startBinary runs the built binary with the open-files limit set to nofile (as a
 // small VM or container would give it).

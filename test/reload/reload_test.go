@@ -83,14 +83,8 @@ func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock()
 // rewritten, SIGHUP is sent, and the change is observed through the API, /readyz and the
 // log, with an agent's stream kept open; then a broken file changes nothing.
 func TestSIGHUPReload(t *testing.T) {
-	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ringside")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ringside")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	cfgFile := filepath.Join(dir, "ringside.yaml")
 	data := filepath.Join(dir, "data")
 	if err := os.WriteFile(cfgFile, []byte(before), 0o600); err != nil {
