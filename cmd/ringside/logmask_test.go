@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,7 +65,9 @@ rules:
 		c.event(pbx, `{"event":"answered","call_id":"`+id+`","extension":"200"}`)
 		c.event(pbx, `{"event":"ended","call_id":"`+id+`","cause":"normal"}`)
 		c.do("POST", "/api/v1/activities", alice, "application/json", `{"call_id":"`+id+`","notes":"call back on `+n+`"}`)
-		c.do("GET", "/api/v1/lookup?number="+strings.ReplaceAll(n, "+", "%2B"), alice, "", "")
+		if code, body := c.do("GET", "/api/v1/lookup?number="+url.QueryEscape(n), alice, "", ""); code != http.StatusOK {
+			t.Errorf("lookup %s: %d %s", n, code, body)
+		}
 	}
 	waitUntil(t, 60*time.Second, "the refused webhooks to park", func() bool {
 		return strings.Count(cli(t, "", "outbox", "list", "--parked", "--config", cfgFile), " parked ") == len(numbers)
