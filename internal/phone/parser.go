@@ -4,12 +4,19 @@ import (
 	"fmt"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nyaruka/phonenumbers"
 )
 
+// receivedCacheSize bounds the Parser's memory of numbers received from phone systems.
+// libphonenumber costs tens of microseconds a number; a call centre hears the same
+// callers again and again, and every signal of a call repeats its number.
+const receivedCacheSize = 8192
+
 // A Parser reads numbers under one configuration. It is safe for concurrent use.
 type Parser struct {
-	cfg Config
+	cfg      Config
+	received *lru.Cache[string, Number] // Parse's results by raw input
 }
 
 // NewParser validates cfg (applying defaults) and returns a Parser.
@@ -29,7 +36,11 @@ func NewParser(cfg Config) (*Parser, error) {
 			return nil, fmt.Errorf("phone: outside_line_prefix must be digits only (such as \"0\" or \"9\"), not %q", cfg.OutsideLinePrefix)
 		}
 	}
-	return &Parser{cfg: cfg}, nil
+	c, err := lru.New[string, Number](receivedCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("phone: %w", err)
+	}
+	return &Parser{cfg: cfg, received: c}, nil
 }
 
 // Config returns the configuration in force, defaults applied.
@@ -37,7 +48,19 @@ func (p *Parser) Config() Config { return p.cfg }
 
 // Parse reads a number received from a phone system (applying the outside-line prefix)
 // under the default region.
-func (p *Parser) Parse(raw string) Number { return p.parse(raw, "", true) }
+// Results are remembered (bounded, least recently used first out): the answer for a raw
+// string never changes under one Parser.
+func (p *Parser) Parse(raw string) Number {
+	if len(raw) > MaxRawBytes {
+		return p.parse(raw, "", true) // hostile lengths are not worth a place
+	}
+	if n, ok := p.received.Get(raw); ok {
+		return n
+	}
+	n := p.parse(raw, "", true)
+	p.received.Add(raw, n)
+	return n
+}
 
 // ParseStored reads a number as a CRM stores it, under region (or the default region
 // when empty). The outside-line prefix is not applied.

@@ -554,10 +554,25 @@ func (p *Pipeline) queueJournal(sn snapshot) {
 	}
 }
 
+// journalLinger is how long the journal writer gathers changes before it writes them in
+// one transaction. Under load the cost of a transaction (SQLite: its WAL frames and locks)
+// is shared by every call that changed in the window instead of paid per signal; the pops
+// never wait for it (they are sent by the owners), and what was acknowledged is drained
+// at shutdown as before.
+const journalLinger = 5 * time.Millisecond
+
 func (p *Pipeline) runJournal(ctx context.Context) {
+	t := time.NewTimer(0)
+	<-t.C
 	for {
 		select {
 		case <-p.jnotify:
+			t.Reset(journalLinger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
 			p.flushJournal(context.WithoutCancel(ctx))
 		case <-ctx.Done():
 			return
