@@ -17,6 +17,10 @@ type legBook struct {
 	grace   time.Duration // how long a call with no active leg waits before its final end
 	exts    map[string]*extLegs
 	calls   map[string]*callLegs
+	// waiting: the extensions whose first full state since the session began has not come
+	// yet; when the last one comes, the book says which calls the server has (the
+	// resync mark). nil: no mark due.
+	waiting map[string]bool
 }
 
 type extLegs struct {
@@ -52,6 +56,17 @@ func newLegBook(source string, extensions []string, grace time.Duration) *legBoo
 		b.exts[e] = &extLegs{fresh: true, legs: map[string]*legState{}}
 	}
 	return b
+}
+
+// startResync begins a session: once every watched extension has given its first state,
+// apply adds call.SigResynced listing the calls the server has. An extension that never
+// gets a subscription (unknown to the server) holds the mark back: calls Ringside
+// restored are then closed by calls.max_age, never ended on a guess.
+func (b *legBook) startResync() {
+	b.waiting = make(map[string]bool, len(b.watched))
+	for e := range b.watched {
+		b.waiting[e] = true
+	}
 }
 
 // subscribed tells the book that ext has a new subscription: its next document is a full
@@ -93,6 +108,15 @@ func (b *legBook) apply(ext string, doc *dialogInfo, now time.Time) (sigs []call
 		seen[d.ID] = true
 		sigs = b.applyDialog(sigs, ext, el, d, now, resync)
 	}
+	defer func() {
+		if resync && b.waiting[ext] {
+			delete(b.waiting, ext)
+			if len(b.waiting) == 0 {
+				b.waiting = nil
+				sigs = append(sigs, b.resyncMark(now))
+			}
+		}
+	}()
 	if doc.Full {
 		// Legs a full state no longer lists have ended (the server forgot them: a restart).
 		var gone []string
@@ -191,6 +215,17 @@ func (b *legBook) endLeg(ext string, el *extLegs, id string, lg *legState, cause
 	}
 	return call.Signal{Source: b.source, CallID: lg.callID, Kind: call.SigEnded, Direction: c.dir,
 		Extension: ext, Cause: cause, Time: now, Resync: resync}
+}
+
+// resyncMark lists the calls the book holds: every one has a leg on a watched extension
+// now, or ends within the grace period (due sends its end).
+func (b *legBook) resyncMark(now time.Time) call.Signal {
+	live := make([]string, 0, len(b.calls))
+	for id := range b.calls {
+		live = append(live, id)
+	}
+	sort.Strings(live)
+	return call.Signal{Source: b.source, Kind: call.SigResynced, Live: live, Time: now, Resync: true}
 }
 
 // defaultCause is the cause of a leg that ended without a reason: see the README.

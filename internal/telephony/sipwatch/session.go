@@ -189,6 +189,10 @@ func (s *Source) session(parent context.Context, emit func(call.Signal)) error {
 	}
 	s.log.Info("watching", "server", s.cfg.Server, "transport", s.cfg.Transport, "contact", sess.contact.String(), "extensions", len(s.cfg.Extensions))
 
+	// The first state of every extension in this session ends with the resync mark.
+	s.bmu.Lock()
+	s.book.startResync()
+	s.bmu.Unlock()
 	fatal := make(chan error, 1)
 	var tasks sync.WaitGroup
 	tasks.Go(func() { sess.dueLoop(ctx) })
