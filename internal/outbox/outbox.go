@@ -122,13 +122,23 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	done := make(chan string, w.opts.Workers) // the destination of a finished delivery
+	type fin struct {
+		id   int64
+		dest string
+	}
+	done := make(chan fin, w.opts.Workers) // a finished delivery
+	// Items being delivered now. A claim of this worker that lapsed (its renewal stalled
+	// past the lease) lets the next Claim return the same item: that claim only extends
+	// the lease, and the delivery under way, which still holds the item under this
+	// owner, completes it. It is never delivered twice at once by one worker.
+	delivering := map[int64]bool{}
 	inflight := 0
 	perDest := map[string]int{}
-	finished := func(dest string) {
+	finished := func(f fin) {
 		inflight--
-		if perDest[dest]--; perDest[dest] <= 0 {
-			delete(perDest, dest)
+		delete(delivering, f.id)
+		if perDest[f.dest]--; perDest[f.dest] <= 0 {
+			delete(perDest, f.dest)
 		}
 	}
 	timer := time.NewTimer(0)
@@ -151,14 +161,19 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Error("outbox delivery", "err", fmt.Errorf("outbox: %w", err))
 			}
 			for _, it := range items {
+				if delivering[it.ID] {
+					w.log.Warn("outbox claim had lapsed during delivery; claimed again, not delivered twice", "outbox_id", it.ID)
+					continue
+				}
 				dest := store.Destination(it.Group)
 				inflight++
 				perDest[dest]++
+				delivering[it.ID] = true
 				wg.Go(func() {
 					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
 						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
 					}
-					done <- dest
+					done <- fin{it.ID, dest}
 				})
 			}
 		}
@@ -168,13 +183,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-timer.C:
-		case d := <-done:
+		case f := <-done:
 			// A stream may have its next item due now: claim again.
-			finished(d)
+			finished(f)
 			for more := true; more; {
 				select {
-				case d := <-done:
-					finished(d)
+				case f := <-done:
+					finished(f)
 				default:
 					more = false
 				}

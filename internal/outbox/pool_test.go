@@ -103,3 +103,59 @@ func TestClaimRenewedWhileDelivering(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A worker whose own claim has lapsed (its renewal stalled: the fake clock jumps past the
+// lease mid-delivery) claims the item again at its next poll; it must not deliver it a
+// second time while the first delivery is still under way. The re-claim only extends the
+// lease, and the first delivery completes the item.
+func TestOwnLapsedClaimNotDeliveredTwice(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	clk := newClock()
+	started, release := make(chan struct{}, 4), make(chan struct{})
+	var mu sync.Mutex
+	deliveries := 0
+	handlers := map[string]Handler{"k": func(ctx context.Context, it store.OutboxItem) error {
+		mu.Lock()
+		deliveries++
+		mu.Unlock()
+		started <- struct{}{}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	id := enqueue(t, st, store.OutboxItem{Kind: "k", Key: "slow", Group: "g"})
+	w := New(st, "w1", handlers, nil, Options{Now: clk.Now, Lease: time.Hour, Poll: 5 * time.Millisecond, Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the item was not delivered")
+	}
+	clk.Add(2 * time.Hour) // the claim (1 h, renewed every 20 min of real time) has lapsed
+	w.Kick()
+	select {
+	case <-started:
+		close(release)
+		t.Fatal("the worker delivered the item a second time while its first delivery was under way")
+	case <-time.After(300 * time.Millisecond): // many polls
+	}
+	close(release)
+	deadline := time.Now().Add(20 * time.Second)
+	for item(t, st, id).State != store.OutboxDone {
+		if time.Now().After(deadline) {
+			t.Fatalf("item not completed: %+v", item(t, st, id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if deliveries != 1 {
+		t.Errorf("%d deliveries, want 1", deliveries)
+	}
+}
