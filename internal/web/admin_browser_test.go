@@ -106,7 +106,12 @@ func TestBrowserAdminPeople(t *testing.T) {
 		chromedp.WaitVisible(`#people tr[data-user=walt][data-state=disabled]`),
 	)
 	eventually(t, "walt's stream closed", func() bool { return !ts.srv.Hub().Online("walt") })
-	run(t, walt, waitJS(`location.pathname == "/login" || document.querySelector("#conn").getAttribute("data-state") != "connected"`))
+	// His page goes to the login form and says why, instead of retrying a stream that
+	// will never take him back.
+	run(t, walt, waitJS(`location.pathname == "/login" && !!document.querySelector(".error")`))
+	if got := text(t, walt, ".error"); got != "Your access has ended. Log in again." {
+		t.Errorf("walt's login page says %q", got)
+	}
 	if got := text(t, ctx, "#status"); !strings.Contains(got, "walt is disabled") {
 		t.Errorf("status after disable = %q", got)
 	}

@@ -101,7 +101,13 @@ func localPath(next string) string {
 
 func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
 	lang := w.lang(r, "")
-	w.render(rw, lang, "login", pageData{Title: w.i18n.T(lang, "login.title"), Next: localPath(r.URL.Query().Get("next"))})
+	d := pageData{Title: w.i18n.T(lang, "login.title"), Next: localPath(r.URL.Query().Get("next"))}
+	if r.URL.Query().Has("ended") {
+		// The agent page lands here when the server ended its access (disabled, logged
+		// out elsewhere, password changed, session expired): say so.
+		d.Error = w.i18n.T(lang, "login.ended")
+	}
+	w.render(rw, lang, "login", d)
 }
 
 func (w *Web) loginSubmit(rw http.ResponseWriter, r *http.Request) {

@@ -19,7 +19,9 @@
     setConn("connecting", everConnected ? t("agent.conn_reconnecting") : t("agent.conn_connecting"), "◌");
     var sock = new WebSocket(proto + "//" + location.host + "/api/v1/stream");
     ws = sock;
+    var opened = false;
     sock.onopen = function () {
+      opened = true;
       backoff = 500;
       everConnected = true;
       setConn("connected", t("agent.conn_connected"), "●");
@@ -31,13 +33,28 @@
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       try { R.cards.onMessage(m); } catch (e) { if (window.console) console.error(e); } // a bad message must not stop the page
     };
-    sock.onclose = function () {
+    sock.onclose = function (ev) {
       if (ws === sock) ws = null;
+      // 1008: the server ended this user's access (disabled, logged out, password
+      // changed, session expired). Retrying cannot help: go to the login form.
+      if (ev.code === 1008) { accessEnded(); return; }
+      // Refused before it opened: maybe the session is gone. Ask once; offline, the
+      // question fails and the page keeps retrying.
+      if (!opened) checkSession();
       var wait = backoff + Math.floor(Math.random() * 250);
       backoff = Math.min(backoff * 2, 15000);
       setConn("disconnected", t("agent.conn_retrying", { seconds: Math.ceil(wait / 1000) }), "○");
       retryTimer = setTimeout(connect, wait);
     };
+  }
+  function accessEnded() {
+    clearTimeout(retryTimer);
+    location.href = "/login?ended=1&next=" + encodeURIComponent(location.pathname + location.search);
+  }
+  function checkSession() {
+    fetch("/api/v1/me", { credentials: "same-origin" })
+      .then(function (r) { if (r.status === 401) accessEnded(); })
+      .catch(function () {});
   }
   window.addEventListener("online", function () { if (!ws) { backoff = 500; connect(); } });
   window.addEventListener("offline", function () { if (ws) ws.close(); });
