@@ -151,6 +151,7 @@ type Pipeline struct {
 
 	jmu     sync.Mutex
 	jq      map[string]snapshot // call id → newest snapshot to save
+	fmu     sync.Mutex          // one journal write at a time: batches land in the order taken
 	jnotify chan struct{}
 
 	wq chan store.OutboxItem // rule writes (webhooks), in event order
@@ -230,6 +231,41 @@ func (p *Pipeline) Emit(s call.Signal) {
 		return
 	}
 	p.shardOf(s.Source, s.CallID).in <- item{sig: s, recv: time.Now()}
+}
+
+// Sync applies the signals already acknowledged (queued to the owners) and writes the
+// journal now, instead of at the writer's next batch: for a request that must see what a
+// signal the phone system sent a moment ago did (notes saved right after the answer). It
+// returns when that is done, when ctx ends, or at once when the pipeline is not running.
+// Events held for a lookup (until lookup.pop_timeout) are not applied by it.
+func (p *Pipeline) Sync(ctx context.Context) error {
+	select {
+	case <-p.running:
+	default:
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, sh := range p.shards {
+		wg.Add(1)
+		sh.post(func() {
+			sh.applyQueued()
+			wg.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait() // an owner that stops runs its box while draining
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-p.stopped:
+		return nil // Run flushes what the owners applied
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline: sync: %w", ctx.Err())
+	}
+	p.flushJournal(context.WithoutCancel(ctx))
+	return nil
 }
 
 // Run restores the calls in progress from the journal, then handles signals until ctx
@@ -583,6 +619,8 @@ func (p *Pipeline) runJournal(ctx context.Context) {
 // flushJournal writes the newest snapshot of every call that changed, then queues the
 // activities asked for.
 func (p *Pipeline) flushJournal(ctx context.Context) {
+	p.fmu.Lock()
+	defer p.fmu.Unlock()
 	p.jmu.Lock()
 	q := p.jq
 	p.jq = map[string]snapshot{}

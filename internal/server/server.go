@@ -251,7 +251,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, KickOutbox: s.outbox.Kick,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, SyncJournal: s.pipe.Sync, KickOutbox: s.outbox.Kick,
 		Ready: s.readiness, Metrics: s.met.handler(), CheckConnections: func(ctx context.Context) error { return Connect(ctx, s.cfg) },
 		Companion:   s.comp,
 		Rules:       func() any { return s.Rules() },

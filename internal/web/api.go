@@ -211,6 +211,12 @@ func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord
 		return store.CallRecord{}, false
 	}
 	rec, err := w.d.Store.GetCall(r.Context(), r.PathValue("id"))
+	if (err != nil || !w.canSee(principalOf(r).user, rec.Call)) && w.d.SyncJournal != nil {
+		// A call popped a moment ago may not be journaled yet (batches): write, look again.
+		if w.d.SyncJournal(r.Context()) == nil {
+			rec, err = w.d.Store.GetCall(r.Context(), r.PathValue("id"))
+		}
+	}
 	if err != nil || !w.canSee(principalOf(r).user, rec.Call) {
 		// The same answer for "no such call" and "not yours": ids are not secrets, but
 		// another agent's calls are.
@@ -464,12 +470,19 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		apiError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
+	u := principalOf(r).user
 	rec, err := w.d.Store.GetCall(r.Context(), body.CallID)
-	if err != nil || !w.canSee(principalOf(r).user, rec.Call) {
+	if (err != nil || !w.canSee(u, rec.Call) || (body.Notes != nil && !u.Admin && !talked(u, rec.Call))) && w.d.SyncJournal != nil {
+		// The journal is written in batches: the call's ring or answer, acknowledged to
+		// the phone system a moment ago, may not be in it yet. Write it now and look again.
+		if w.d.SyncJournal(r.Context()) == nil {
+			rec, err = w.d.Store.GetCall(r.Context(), body.CallID)
+		}
+	}
+	if err != nil || !w.canSee(u, rec.Call) {
 		apiError(rw, http.StatusNotFound, "no such call")
 		return
 	}
-	u := principalOf(r).user
 	if body.Notes != nil && !u.Admin && !talked(u, rec.Call) {
 		apiError(rw, http.StatusForbidden, "you did not talk on this call (your phone only rang): only the agents who answered it or took it by transfer, and admins, can write its notes")
 		return

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -124,4 +125,22 @@ func (ts *testServer) postBody(t *testing.T, user, path, body string) (int, stri
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// Notes saved the moment a call is answered (an API client, a fast agent) are accepted:
+// the answer the phone system reported (202) counts at once, although the journal writes
+// in batches a few milliseconds later.
+func TestNotesRightAfterAnswering(t *testing.T) {
+	ts := start(t)
+	for i := range 5 {
+		pbx := fmt.Sprintf("notes-at-once-%d", i)
+		ts.event(t, map[string]any{"event": "ringing", "call_id": pbx, "from": "+49 30 9876543", "extension": "200"})
+		id := cid(pbx) // the pop's call id
+		ts.event(t, map[string]any{"event": "answered", "call_id": pbx, "extension": "200"})
+		b, _ := json.Marshal(map[string]any{"call_id": id, "notes": "straight away"})
+		if code, body := ts.postBody(t, "alice", "/api/v1/activities", string(b)); code != http.StatusAccepted {
+			t.Errorf("call %d: notes right after answering: %d %s", i, code, body)
+		}
+		ts.event(t, map[string]any{"event": "ended", "call_id": pbx})
+	}
 }

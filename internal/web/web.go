@@ -55,6 +55,10 @@ type Deps struct {
 	Hello func(user string) [][]byte
 	// QueueActivity queues the phone-call activity of a journal entry (after notes).
 	QueueActivity func(ctx context.Context, rec store.CallRecord) error
+	// SyncJournal applies the signals already acknowledged and writes the journal now
+	// (it batches): notes saved right after an answer find the call answered (nil: the
+	// journal is read as it is).
+	SyncJournal func(ctx context.Context) error
 	// KickOutbox wakes the outbox worker (after an admin's retry).
 	KickOutbox func()
 	// Ready checks the parts of the server; a non-empty reason means not ready, except a
