@@ -129,3 +129,22 @@ func (e *RetryAfterError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrUnavailable) true.
 func (e *RetryAfterError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// SyncStatus is the state of an adapter's local phone index, for the admins' Phone
+// systems page.
+type SyncStatus struct {
+	Ready       bool      `json:"ready"`             // complete: lookups are answered locally
+	Running     bool      `json:"running"`           // a sync is under way
+	Done        int       `json:"done"`              // records read by the sync under way, or the last one
+	Total       int       `json:"total"`             // records that sync reads, when the CRM said (else 0)
+	Records     int       `json:"records"`           // records in the index
+	Started     time.Time `json:"started,omitzero"`  // when the sync under way, or the last one, began
+	Finished    time.Time `json:"finished,omitzero"` // when the last sync ended (with or without an error)
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// A SyncReporter keeps a local phone index and reports its state.
+type SyncReporter interface {
+	SyncStatus() SyncStatus
+}

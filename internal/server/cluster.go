@@ -90,7 +90,7 @@ func (s *Server) runCluster(ctx context.Context, wg *sync.WaitGroup) {
 func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 	_, isHTTP := ns.src.(http.Handler)
 	if s.clu == nil || s.clu.leases == nil || isHTTP {
-		return ns.src.Run(ctx, s.pipe.Emit)
+		return ns.src.Run(ctx, s.emitter(ns))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -112,7 +112,7 @@ func (s *Server) runSource(ctx context.Context, ns namedSource) error {
 			s.log.Info("calls in progress taken over", "source", ns.name, "calls", n)
 		}
 		defer s.pipe.Release(ns.name)
-		if err := ns.src.Run(lctx, s.pipe.Emit); err != nil {
+		if err := ns.src.Run(lctx, s.emitter(ns)); err != nil {
 			runErr = err
 			cancel()
 		}

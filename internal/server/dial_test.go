@@ -49,7 +49,7 @@ func source(t *testing.T, name string, src telephony.Source, exts ...string) nam
 	if err != nil {
 		t.Fatal(err)
 	}
-	return namedSource{name: name, kind: "ami", src: src, serves: x}
+	return namedSource{name: name, kind: "ami", src: src, serves: x, act: &sourceActivity{}}
 }
 
 func user(ext string) store.User { return store.User{Name: "u" + ext, Extensions: []string{ext}} }

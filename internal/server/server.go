@@ -94,6 +94,7 @@ type namedSource struct {
 	kind   string
 	src    telephony.Source
 	serves telephony.Extensions // the extensions: list of its section (click-to-dial)
+	act    *sourceActivity            // for the admins' Phone systems page
 }
 
 // New builds a server: it opens the store (creating the data dir) and loads the
@@ -206,7 +207,7 @@ func (s *Server) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", sec.Where(), err)
 		}
-		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src, serves: serves})
+		s.sources = append(s.sources, namedSource{name: sec.Name, kind: sec.Kind, src: src, serves: serves, act: &sourceActivity{}})
 		if h, ok := src.(http.Handler); ok {
 			key := sec.Name
 			if i == 0 || (sec.Kind == "webhook" && httpSources[""] == nil) {
@@ -251,7 +252,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.web, err = web.New(web.Deps{
 		Store: s.st, Hub: s.hub, Lookup: s.lookup, Parser: s.parser, Directory: s.dir,
-		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, SyncJournal: s.pipe.Sync, KickOutbox: s.outbox.Kick,
+		Sources: httpSources, Dial: s.dial, DialVia: s.dialRoute, Hello: s.hello, QueueActivity: s.queueActivity, SyncJournal: s.pipe.Sync, Activity: s.activities, CRMSync: s.crmSync, KickOutbox: s.outbox.Kick,
 		Ready: s.readiness, Metrics: s.met.handler(), CheckConnections: func(ctx context.Context) error { return Connect(ctx, s.cfg) },
 		Companion:   s.comp,
 		Rules:       func() any { return s.Rules() },
@@ -356,6 +357,7 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { s.refreshLoop(ctx) })
+	wg.Go(func() { s.watchStates(ctx) })
 	wg.Go(func() { s.watchAccess(ctx) })
 	wg.Go(func() {
 		var err error

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -365,9 +366,19 @@ func TestBrowserAdminSystems(t *testing.T) {
 	ts := start(t)
 	ctx := ts.adminIn(t, "systems")
 	row := `#systems tr[data-part="telephony/webhook"]`
-	run(t, ctx, chromedp.WaitVisible(row+`[data-up="1"]`))
-	if got := text(t, ctx, row); got != "telephony/webhookUp" {
-		t.Errorf("phone system row = %q", got)
+	ts.event(t, map[string]any{"event": "ringing", "call_id": "sys-page-1", "from": "+49 30 1234567", "extension": "209"})
+	run(t, ctx, chromedp.WaitVisible(row+`[data-up="1"]`), chromedp.Click(`#refresh`),
+		waitJS(`(document.querySelector('#systems tr[data-part="telephony/webhook"] td.events')||{}).textContent > "0"`))
+	// Part, state, details, since when, events in the last minute, the last event.
+	var cells []string
+	run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll('#systems tr[data-part="telephony/webhook"] td')).map(td => td.textContent)`, &cells))
+	if len(cells) != 6 || cells[0] != "telephony/webhook" || cells[1] != "Up" || cells[2] != "" || !regexp.MustCompile(`\d`).MatchString(cells[3]) || cells[4] < "1" || !regexp.MustCompile(`\d:\d\d`).MatchString(cells[5]) {
+		t.Errorf("phone system row = %q", cells)
+	}
+	var head []string
+	run(t, ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll('#systems th')).map(th => th.textContent)`, &head))
+	if strings.Join(head, "|") != "Part|State|Details|Since|Events (last minute)|Last event" {
+		t.Errorf("columns %q", head)
 	}
 	run(t, ctx, chromedp.Click(`#check`), waitJS(`document.getElementById("check-verdict").getAttribute("data-kind") == "ok"`))
 	if got := text(t, ctx, "#check-verdict"); got != "Every phone system and the CRM answered." {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/internal/call"
+	"github.com/ringside/ringside/internal/crm"
 )
 
 // livePoll is how often the live board reads the calls in progress.
@@ -106,19 +107,37 @@ type system struct {
 	Up    bool   `json:"up"`
 	State string `json:"state,omitempty"` // a phone system's state words ("up", "down: refused", "standby")
 	Cause string `json:"cause,omitempty"` // why another part is not ready
+	// A phone system's activity: since when it is in its state, its events in the last
+	// minute, the last one.
+	Since            time.Time `json:"since,omitzero"`
+	LastEvent        time.Time `json:"last_event,omitzero"`
+	EventsLastMinute *int      `json:"events_last_minute,omitempty"`
+	// The CRM's local phone index, when it keeps one.
+	Sync *crm.SyncStatus `json:"sync,omitempty"`
 }
 
 // adminSystems answers GET /api/v1/admin/systems: each part's state (as /readyz sees
 // it), phone systems first.
 func (w *Web) adminSystems(rw http.ResponseWriter, r *http.Request) {
 	out := []system{}
+	var acts map[string]Activity
+	if w.d.Activity != nil {
+		acts = w.d.Activity()
+	}
 	if w.d.Ready != nil {
 		for name, cause := range w.d.Ready(r.Context()) {
 			sys := system{Name: name, Up: readyValue(cause)}
 			if strings.HasPrefix(name, "telephony/") {
 				sys.State = cause
+				if a, ok := acts[name]; ok {
+					n := a.EventsLastMinute
+					sys.Since, sys.LastEvent, sys.EventsLastMinute = a.Since, a.LastEvent, &n
+				}
 			} else if cause != "" {
 				sys.Cause = cause
+			}
+			if name == "crm" && w.d.CRMSync != nil {
+				sys.Sync = w.d.CRMSync()
 			}
 			out = append(out, sys)
 		}

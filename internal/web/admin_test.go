@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -306,9 +307,53 @@ func TestAdminSystems(t *testing.T) {
 	if code, body, _ := ts.do(t, "gina", "POST", "/api/v1/admin/systems/check", "", ""); code != 200 || body != `{"ok":true,"problems":[]}`+"\n" {
 		t.Errorf("check: %d %s", code, body)
 	}
-	code, body, _ := ts.do(t, "gina", "GET", "/api/v1/admin/systems", "", "")
-	if code != 200 || !strings.Contains(body, `{"name":"telephony/webhook","up":true,"state":"up"}`) || !strings.Contains(body, `"name":"store","up":true`) {
-		t.Fatalf("systems: %d %s", code, body)
+	type sys struct {
+		Name             string    `json:"name"`
+		Up               bool      `json:"up"`
+		State            string    `json:"state"`
+		Since            time.Time `json:"since"`
+		LastEvent        time.Time `json:"last_event"`
+		EventsLastMinute *int      `json:"events_last_minute"`
+		Sync             *struct {
+			Ready bool `json:"ready"`
+		} `json:"sync"`
+	}
+	systems := func() map[string]sys {
+		t.Helper()
+		var out struct{ Systems []sys }
+		if code := ts.get(t, "gina", "/api/v1/admin/systems", &out); code != 200 {
+			t.Fatalf("systems: %d", code)
+		}
+		m := map[string]sys{}
+		for _, s := range out.Systems {
+			m[s.Name] = s
+		}
+		return m
+	}
+	before := systems()
+	hook, st := before["telephony/webhook"], before["store"]
+	if !hook.Up || hook.State != "up" || hook.EventsLastMinute == nil || hook.Since.IsZero() || !st.Up {
+		t.Fatalf("systems: %+v", before)
+	}
+	// Each phone system says since when it is in its state, how many events it sent in
+	// the last minute and when the last came.
+	t0 := time.Now()
+	for i := range 3 {
+		ts.event(t, map[string]any{"event": "ringing", "call_id": fmt.Sprintf("sys-%d", i), "from": "+49 30 1234567", "extension": "209"})
+	}
+	after := systems()["telephony/webhook"]
+	if after.EventsLastMinute == nil || *after.EventsLastMinute < *hook.EventsLastMinute+3 {
+		t.Errorf("events in the last minute: %v before, %v after three events", *hook.EventsLastMinute, after.EventsLastMinute)
+	}
+	if after.LastEvent.Before(t0.Add(-time.Second)) || after.LastEvent.After(time.Now().Add(time.Second)) {
+		t.Errorf("last event %v, want about %v", after.LastEvent, t0)
+	}
+	if !after.Since.Equal(hook.Since) {
+		t.Errorf("since changed from %v to %v while the source stayed up", hook.Since, after.Since)
+	}
+	// The built-in directory has no index to sync: no sync progress for it.
+	if c := systems()["crm"]; !c.Up || c.Sync != nil {
+		t.Errorf("crm: %+v", c)
 	}
 }
 

@@ -59,6 +59,12 @@ type Deps struct {
 	// (it batches): notes saved right after an answer find the call answered (nil: the
 	// journal is read as it is).
 	SyncJournal func(ctx context.Context) error
+	// Activity reports, by system name (telephony/NAME), since when each phone system is
+	// in its state, its events in the last minute and the last one (nil: not shown).
+	Activity func() map[string]Activity
+	// CRMSync reports the CRM's local phone index sync, or nil when it keeps none (nil
+	// func: not shown).
+	CRMSync func() *crm.SyncStatus
 	// KickOutbox wakes the outbox worker (after an admin's retry).
 	KickOutbox func()
 	// Ready checks the parts of the server; a non-empty reason means not ready, except a
@@ -78,6 +84,14 @@ type Deps struct {
 	CheckConnections func(ctx context.Context) error
 	// Assets overrides the embedded templates and static files (tests, --dev).
 	Assets fs.FS
+}
+
+// Activity is what the admins' Phone systems page shows of a phone system beside its
+// state.
+type Activity struct {
+	Since            time.Time // when it entered its current state
+	LastEvent        time.Time // zero: none since the start
+	EventsLastMinute int
 }
 
 // Options are the web settings of ringside.yaml.

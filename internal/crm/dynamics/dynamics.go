@@ -86,6 +86,8 @@ type Directory struct {
 	syncMu sync.Mutex // one sync (or load) at a time
 	loaded bool
 	ready  atomic.Bool // every table has been fully synced (or loaded with its delta link)
+	statMu sync.Mutex
+	status crm.SyncStatus // Ready and Records are filled in by SyncStatus
 
 	userMu sync.Mutex
 	users  map[string]string // agent email -> systemuserid ("" = not found)
@@ -135,6 +137,25 @@ func New(cfg Config, parser *phone.Parser, st IndexStore, log *slog.Logger, opts
 		users: map[string]string{},
 	}
 	return d, nil
+}
+
+// SyncStatus reports the local phone index: complete or not, the sync under way or the
+// last one, and the last error (crm.SyncReporter).
+func (d *Directory) SyncStatus() crm.SyncStatus {
+	d.statMu.Lock()
+	st := d.status
+	d.statMu.Unlock()
+	st.Ready = d.ready.Load()
+	d.recMu.RLock()
+	st.Records = len(d.recs)
+	d.recMu.RUnlock()
+	return st
+}
+
+func (d *Directory) setStatus(f func(*crm.SyncStatus)) {
+	d.statMu.Lock()
+	f(&d.status)
+	d.statMu.Unlock()
 }
 
 // Ready reports whether lookups are answered from a complete local index (rather than by

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/store"
 )
 
@@ -109,9 +110,24 @@ func (d *Directory) setState(ctx context.Context, key, v string) error {
 // never synced (or all of them when full is set, which rebuilds the index), and the
 // change-tracking delta for the others. progress, when not nil, is called after every
 // page with the records read so far and the total when known (else 0).
-func (d *Directory) Sync(ctx context.Context, full bool, progress func(done, total int)) error {
+func (d *Directory) Sync(ctx context.Context, full bool, progress func(done, total int)) (err error) {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
+	d.setStatus(func(s *crm.SyncStatus) { *s = crm.SyncStatus{Running: true, Started: d.opts.now(), LastError: s.LastError, LastErrorAt: s.LastErrorAt} })
+	defer func() {
+		d.setStatus(func(s *crm.SyncStatus) {
+			s.Running, s.Finished = false, d.opts.now()
+			if err != nil {
+				s.LastError, s.LastErrorAt = err.Error(), s.Finished
+			}
+		})
+	}()
+	report := func(done, total int) {
+		d.setStatus(func(s *crm.SyncStatus) { s.Done, s.Total = done, total })
+		if progress != nil {
+			progress(done, total)
+		}
+	}
 	if err := d.load(ctx); err != nil {
 		return err
 	}
@@ -133,7 +149,7 @@ func (d *Directory) Sync(ctx context.Context, full bool, progress func(done, tot
 		}
 		full = true
 	}
-	p := &progressCounter{fn: progress}
+	p := &progressCounter{fn: report}
 	var errs []error
 	for _, t := range d.cfg.tables {
 		link := ""

@@ -13,12 +13,28 @@
     var why = st.replace(/^down:?\s*/, "") || s.cause || "";
     return { text: s.up ? t("admin.up") : t("admin.down"), cls: s.up ? "good" : "bad", why: why };
   }
+  // syncText is the CRM's phone index in words: the sync under way, or complete or not,
+  // and the last error.
+  function syncText(y) {
+    var n = R.fmt.number, parts = [];
+    if (y.running) parts.push(y.total ? t("admin.sync_running", { done: n(y.done), total: n(y.total) }) : t("admin.sync_running_count", { done: n(y.done) }));
+    else if (y.ready) parts.push(t("admin.sync_ready", { records: n(y.records), when: R.fmt.when(y.finished) }));
+    else parts.push(t("admin.sync_not_ready", { records: n(y.records) }));
+    if (y.last_error) parts.push(t("admin.sync_error", { when: R.fmt.when(y.last_error_at), error: y.last_error }));
+    return parts.join(" · ");
+  }
   function load() {
     return A.api("GET", "/api/v1/admin/systems").then(function (j) {
       A.status("");
       A.fill(table, j.systems || [], function (s) {
-        var w = word(s);
-        var tr = A.row([el("strong", s.name), el("span", w.text, w.cls), w.why]);
+        var w = word(s), why = w.why;
+        if (s.sync) why = why ? why + " · " + syncText(s.sync) : syncText(s.sync);
+        var phone = typeof s.events_last_minute === "number";
+        var tr = A.row([el("strong", s.name), el("span", w.text, w.cls), why,
+          s.since ? R.fmt.when(s.since) : "",
+          phone ? R.fmt.number(s.events_last_minute) : "",
+          s.last_event ? R.fmt.time(s.last_event, true) : ""]);
+        ["part", "state", "why", "since", "events", "last"].forEach(function (c, i) { tr.children[i].className = c; });
         tr.setAttribute("data-part", s.name);
         tr.setAttribute("data-up", s.up ? "1" : "0");
         return tr;
