@@ -94,7 +94,7 @@ type namedSource struct {
 	kind   string
 	src    telephony.Source
 	serves telephony.Extensions // the extensions: list of its section (click-to-dial)
-	act    *sourceActivity            // for the admins' Phone systems page
+	act    *sourceActivity      // for the admins' Phone systems page
 }
 
 // New builds a server: it opens the store (creating the data dir) and loads the

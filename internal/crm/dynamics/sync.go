@@ -113,7 +113,9 @@ func (d *Directory) setState(ctx context.Context, key, v string) error {
 func (d *Directory) Sync(ctx context.Context, full bool, progress func(done, total int)) (err error) {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
-	d.setStatus(func(s *crm.SyncStatus) { *s = crm.SyncStatus{Running: true, Started: d.opts.now(), LastError: s.LastError, LastErrorAt: s.LastErrorAt} })
+	d.setStatus(func(s *crm.SyncStatus) {
+		*s = crm.SyncStatus{Running: true, Started: d.opts.now(), LastError: s.LastError, LastErrorAt: s.LastErrorAt}
+	})
 	defer func() {
 		d.setStatus(func(s *crm.SyncStatus) {
 			s.Running, s.Finished = false, d.opts.now()
