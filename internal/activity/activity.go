@@ -162,14 +162,17 @@ type request struct {
 // Queue asks for the activity of call callID to be written. Writes of one call are
 // delivered in order (group = call), each built from the journal when it is delivered.
 func Queue(ctx context.Context, q Enqueuer, callID string) error {
-	b, err := json.Marshal(request{CallID: callID})
-	if err != nil {
-		return fmt.Errorf("activity: %w", err)
-	}
-	if _, err := q.Enqueue(ctx, store.OutboxItem{Kind: Kind, Key: Key(callID), Group: "call:" + callID, Payload: b}); err != nil {
+	if _, err := q.Enqueue(ctx, Item(callID)); err != nil {
 		return fmt.Errorf("activity: queue %s: %w", callID, err)
 	}
 	return nil
+}
+
+// Item is the outbox item that writes the activity of call callID (built from its
+// journal entry when it is delivered).
+func Item(callID string) store.OutboxItem {
+	b, _ := json.Marshal(request{CallID: callID}) // a struct of one string: cannot fail
+	return store.OutboxItem{Kind: Kind, Key: Key(callID), Group: "call:" + callID, Payload: b}
 }
 
 // Journal is the part of the store a delivery reads.

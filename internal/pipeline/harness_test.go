@@ -28,6 +28,7 @@ type harness struct {
 	shards int
 	msgs   chan Message
 	leased func(source string) bool // Options.Leased of the next start
+	wrap   func(Journal) Journal    // wraps the journal of the next start (nil: the store)
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -61,7 +62,11 @@ func (h *harness) start() {
 		m.From = user
 		h.msgs <- m
 	})
-	h.p = New(Options{Log: slog.New(slog.DiscardHandler), Lookup: lk, Parser: parser, Hub: hub, Journal: h.st, LogCalls: true,
+	var j Journal = h.st
+	if h.wrap != nil {
+		j = h.wrap(j)
+	}
+	h.p = New(Options{Log: slog.New(slog.DiscardHandler), Lookup: lk, Parser: parser, Hub: hub, Journal: j, LogCalls: true,
 		Shards: h.shards, Tracker: call.TrackerConfig{Linger: time.Millisecond}, ExpireEvery: 5 * time.Millisecond, Leased: h.leased})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})

@@ -103,10 +103,7 @@ type Hub interface {
 
 // Journal is the part of the store the pipeline writes to and restores from.
 type Journal interface {
-	SaveCall(ctx context.Context, c call.Call, matches []crm.Match) error
 	SaveCalls(ctx context.Context, entries []store.JournalEntry) error
-	GetCall(ctx context.Context, id string) (store.CallRecord, error)
-	AnnotateCall(ctx context.Context, id string, a store.Annotation) error
 	OpenCalls(ctx context.Context) ([]store.CallRecord, error)
 	Enqueue(ctx context.Context, it store.OutboxItem) (int64, error)
 }
@@ -288,7 +285,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	close(p.stopped)
 	jstop()
 	rest.Wait()
-	p.flushJournal(bg)
+	// What was acknowledged is journaled before the process exits: a store that refuses
+	// gets a few more tries.
+	for i := 0; !p.flushJournal(bg) && i < 5; i++ {
+		time.Sleep(journalRetryMin << i)
+	}
 	p.drainWrites(bg)
 	return nil
 }
@@ -569,6 +570,7 @@ type snapshot struct {
 	matches []crm.Match
 	seq     uint64
 	log     *logRequest
+	tries   int // journal writes the store refused
 }
 
 // queueJournal asks the writer to save sn unless it holds a newer snapshot of the call.
@@ -597,9 +599,20 @@ func (p *Pipeline) queueJournal(sn snapshot) {
 // at shutdown as before.
 const journalLinger = 5 * time.Millisecond
 
+// Journal retries: a write the store refused (locked, full, failing disk) is tried again
+// after a growing wait; a call's snapshot that fails on its own this many times is given
+// up (and said so in the log), so that one bad entry cannot stop the journal.
+const (
+	journalRetryMin = 100 * time.Millisecond
+	journalRetryMax = 5 * time.Second
+	journalMaxTries = 20
+)
+
 func (p *Pipeline) runJournal(ctx context.Context) {
 	t := time.NewTimer(0)
 	<-t.C
+	var retry <-chan time.Time
+	wait := journalRetryMin
 	for {
 		select {
 		case <-p.jnotify:
@@ -609,16 +622,26 @@ func (p *Pipeline) runJournal(ctx context.Context) {
 			case <-ctx.Done():
 				t.Stop()
 			}
-			p.flushJournal(context.WithoutCancel(ctx))
+		case <-retry:
 		case <-ctx.Done():
 			return
+		}
+		retry = nil
+		if p.flushJournal(context.WithoutCancel(ctx)) {
+			wait = journalRetryMin
+		} else {
+			retry = time.After(wait)
+			wait = min(2*wait, journalRetryMax)
 		}
 	}
 }
 
-// flushJournal writes the newest snapshot of every call that changed, then queues the
-// activities asked for.
-func (p *Pipeline) flushJournal(ctx context.Context) {
+// flushJournal writes the newest snapshot of every call that changed in one transaction,
+// each with the activity it asks for (journaled together: a kill cannot leave a call's
+// end without its CRM write). When the store refuses, each call is tried on its own, and
+// what still fails goes back to the queue for the next try. It reports whether
+// everything was written.
+func (p *Pipeline) flushJournal(ctx context.Context) bool {
 	p.fmu.Lock()
 	defer p.fmu.Unlock()
 	p.jmu.Lock()
@@ -626,67 +649,84 @@ func (p *Pipeline) flushJournal(ctx context.Context) {
 	p.jq = map[string]snapshot{}
 	p.jmu.Unlock()
 	if len(q) == 0 {
-		return
+		return true
 	}
 	entries := make([]store.JournalEntry, 0, len(q))
 	snaps := make([]snapshot, 0, len(q))
+	logs := false
 	for _, sn := range q {
-		entries = append(entries, store.JournalEntry{Call: sn.c, Matches: sn.matches})
+		e := store.JournalEntry{Call: sn.c, Matches: sn.matches}
+		if sn.log != nil {
+			e.Then = p.logThen(sn.c.ID, sn.log)
+			logs = true
+		}
+		entries = append(entries, e)
 		snaps = append(snaps, sn)
 	}
-	saved := make([]bool, len(entries))
-	if err := p.o.Journal.SaveCalls(ctx, entries); err == nil {
-		for i := range saved {
-			saved[i] = true
+	err := p.o.Journal.SaveCalls(ctx, entries)
+	if err == nil {
+		if logs {
+			p.o.Kick()
 		}
-	} else {
-		for i, e := range entries {
-			if err := p.o.Journal.SaveCall(ctx, e.Call, e.Matches); err != nil {
-				p.log.Error("journal write failed", "call_id", e.Call.ID, "err", err)
-				continue
-			}
-			saved[i] = true
+		return true
+	}
+	p.log.Warn("journal write failed; trying each call on its own", "calls", len(entries), "err", err)
+	ok := true
+	for i, e := range entries {
+		if err := p.o.Journal.SaveCalls(ctx, []store.JournalEntry{e}); err != nil {
+			ok = false
+			p.requeue(snaps[i], err)
+			continue
+		}
+		if e.Then != nil {
+			p.o.Kick()
 		}
 	}
-	for i, sn := range snaps {
-		if saved[i] && sn.log != nil {
-			p.logActivity(ctx, sn.c.ID, sn.log)
-		}
-	}
+	return ok
 }
 
-// logActivity queues the phone-call activity of a call, built from its journal entry.
-// Every write of a call has the call's key, so the CRM keeps one activity per call.
-func (p *Pipeline) logActivity(ctx context.Context, id string, req *logRequest) {
-	rec, err := p.o.Journal.GetCall(ctx, id)
-	if err != nil {
-		p.log.Error("reading journal entry; call not logged", "call_id", id, "err", err)
+// requeue gives a snapshot the store refused back to the writer, unless a newer one of
+// the call is waiting (which then takes over its activity request).
+func (p *Pipeline) requeue(sn snapshot, err error) {
+	sn.tries++
+	if sn.tries >= journalMaxTries {
+		p.log.Error("journal write failed; this state of the call is not journaled", "call_id", sn.c.ID, "tries", sn.tries, "logged", sn.log != nil, "err", err)
 		return
 	}
-	a := activity.Build(rec, p.o.AgentOf, time.Now())
-	subject, agent := a.Subject, a.Agent
-	in := req.in
-	in.Call, in.Matches, in.Agent, in.AgentEmail = rec.Call, rec.Matches, a.Agent, a.AgentEmail
-	if err := req.opts.Apply(&a, &in); err != nil {
-		p.log.Warn("rule action failed; default subject used", "call_id", id, "err", err)
-	}
-	// The rule's choices go into the journal: the activity is built from it when it is
-	// delivered.
-	var ann store.Annotation
-	if a.Subject != subject {
-		ann.LogSubject = &a.Subject
-	}
-	if a.Agent != agent {
-		ann.LogOwner = &a.Agent
-	}
-	if ann.LogSubject != nil || ann.LogOwner != nil {
-		if err := p.o.Journal.AnnotateCall(ctx, id, ann); err != nil {
-			p.log.Error("saving the rule's subject; default used", "call_id", id, "err", err)
+	p.log.Warn("journal write failed; will retry", "call_id", sn.c.ID, "tries", sn.tries, "err", err)
+	p.jmu.Lock()
+	defer p.jmu.Unlock()
+	if cur, ok := p.jq[sn.c.ID]; ok {
+		if cur.log == nil {
+			cur.log = sn.log
+			p.jq[sn.c.ID] = cur
 		}
-	}
-	if err := activity.Queue(ctx, p.o.Journal, id); err != nil {
-		p.log.Error("queueing call log", "call_id", id, "err", err)
 		return
 	}
-	p.o.Kick()
+	p.jq[sn.c.ID] = sn
+}
+
+// logThen returns what journaling call id does besides saving it, when a rule asked for
+// its phone-call activity: the rule's choices (subject, owner of a missed call) annotate
+// the journal entry, from which the activity is built when it is delivered, and the
+// activity is queued. Every write of a call has the call's key, so the CRM keeps one
+// activity per call. It runs inside the journal's transaction and does no I/O.
+func (p *Pipeline) logThen(id string, req *logRequest) func(store.CallRecord) (store.Annotation, []store.OutboxItem) {
+	return func(rec store.CallRecord) (store.Annotation, []store.OutboxItem) {
+		a := activity.Build(rec, p.o.AgentOf, time.Now())
+		subject, agent := a.Subject, a.Agent
+		in := req.in
+		in.Call, in.Matches, in.Agent, in.AgentEmail = rec.Call, rec.Matches, a.Agent, a.AgentEmail
+		if err := req.opts.Apply(&a, &in); err != nil {
+			p.log.Warn("rule action failed; default subject used", "call_id", id, "err", err)
+		}
+		var ann store.Annotation
+		if a.Subject != subject {
+			ann.LogSubject = &a.Subject
+		}
+		if a.Agent != agent {
+			ann.LogOwner = &a.Agent
+		}
+		return ann, []store.OutboxItem{activity.Item(id)}
+	}
 }

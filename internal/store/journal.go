@@ -25,6 +25,10 @@ type Annotation struct {
 	LogOwner   *string
 }
 
+func (a Annotation) empty() bool {
+	return a.Regarding == nil && a.RegardingName == nil && a.ActivityKey == nil && a.LogSubject == nil && a.LogOwner == nil
+}
+
 // A Note is one agent's entry in a call's notes.
 type Note struct {
 	Author string    `json:"author"` // user name ("" for notes kept from before authors)
@@ -73,6 +77,11 @@ func (s *Store) SaveCall(ctx context.Context, c call.Call, matches []crm.Match) 
 type JournalEntry struct {
 	Call    call.Call
 	Matches []crm.Match
+	// Then, when set, runs inside the transaction once the call is saved, with its
+	// journal entry as saved (notes included). The annotation and outbox items it returns
+	// are written in the same transaction: a call's end and the CRM write it causes are
+	// journaled together or not at all (a kill between them cannot lose the write).
+	Then func(rec CallRecord) (Annotation, []OutboxItem)
 }
 
 // SaveCalls saves several calls in one transaction (the pipeline's journal writer batches
@@ -81,6 +90,7 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 	type row struct {
 		c      call.Call
 		cj, mj []byte
+		then   func(CallRecord) (Annotation, []OutboxItem)
 	}
 	rows := make([]row, 0, len(entries))
 	for _, e := range entries {
@@ -100,12 +110,30 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 		if err != nil {
 			return fmt.Errorf("store: save call %s: %w", c.ID, err)
 		}
-		rows = append(rows, row{c, cj, mj})
+		rows = append(rows, row{c, cj, mj, e.Then})
 	}
 	return s.inTx(ctx, func(t tx) error {
 		for _, r := range rows {
 			if err := saveCall(ctx, t, r.c, r.cj, r.mj); err != nil {
 				return err
+			}
+			if r.then == nil {
+				continue
+			}
+			rec, err := getCall(ctx, t, r.c.ID)
+			if err != nil {
+				return err
+			}
+			ann, items := r.then(rec)
+			if !ann.empty() {
+				if err := annotateCall(ctx, t, r.c.ID, ann); err != nil {
+					return err
+				}
+			}
+			for _, it := range items {
+				if _, err := s.enqueue(ctx, t, it); err != nil {
+					return fmt.Errorf("store: save call %s: %w", r.c.ID, err)
+				}
 			}
 		}
 		return nil
@@ -145,6 +173,10 @@ func saveCall(ctx context.Context, t tx, c call.Call, cj, mj []byte) error {
 
 // AnnotateCall changes the non-nil fields of a on call id (ErrNotFound if not journaled).
 func (s *Store) AnnotateCall(ctx context.Context, id string, a Annotation) error {
+	return annotateCall(ctx, s, id, a)
+}
+
+func annotateCall(ctx context.Context, r runner, id string, a Annotation) error {
 	var sets []string
 	var args []any
 	if a.Regarding != nil {
@@ -171,7 +203,7 @@ func (s *Store) AnnotateCall(ctx context.Context, id string, a Annotation) error
 	for _, set := range sets {
 		q += ", " + set
 	}
-	res, err := s.exec(ctx, q+` WHERE id = ?`, append(args, id)...)
+	res, err := r.exec(ctx, q+` WHERE id = ?`, append(args, id)...)
 	if err != nil {
 		return fmt.Errorf("store: annotate call %s: %w", id, err)
 	}
@@ -210,15 +242,19 @@ func scanCall(sc interface{ Scan(...any) error }) (CallRecord, error) {
 
 // GetCall returns the journal entry of call id, or ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, id string) (CallRecord, error) {
-	r, err := scanCall(s.queryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = ?`, id))
+	return getCall(ctx, s, id)
+}
+
+func getCall(ctx context.Context, r runner, id string) (CallRecord, error) {
+	rec, err := scanCall(r.queryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return CallRecord{}, fmt.Errorf("store: call %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return CallRecord{}, fmt.Errorf("store: call %s: %w", id, err)
 	}
-	recs := []CallRecord{r}
-	if err := s.loadNotes(ctx, recs); err != nil {
+	recs := []CallRecord{rec}
+	if err := loadNotes(ctx, r, recs); err != nil {
 		return CallRecord{}, err
 	}
 	return recs[0], nil
@@ -363,6 +399,10 @@ func likeEscape(s string) string {
 
 // loadNotes fills the notes of recs, in the order they were first written.
 func (s *Store) loadNotes(ctx context.Context, recs []CallRecord) error {
+	return loadNotes(ctx, s, recs)
+}
+
+func loadNotes(ctx context.Context, r runner, recs []CallRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -372,7 +412,7 @@ func (s *Store) loadNotes(ctx context.Context, recs []CallRecord) error {
 		byID[r.Call.ID] = i
 		args[i] = r.Call.ID
 	}
-	rows, err := s.query(ctx, `SELECT call_id, author, text, updated_at FROM call_notes WHERE call_id IN (`+placeholders(len(recs))+`)
+	rows, err := r.query(ctx, `SELECT call_id, author, text, updated_at FROM call_notes WHERE call_id IN (`+placeholders(len(recs))+`)
 		ORDER BY created_at, author`, args...)
 	if err != nil {
 		return fmt.Errorf("store: notes: %w", err)

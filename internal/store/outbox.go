@@ -83,6 +83,20 @@ func (s *Store) Enqueue(ctx context.Context, it OutboxItem) (int64, error) {
 	if it.Kind == "" {
 		return 0, fmt.Errorf("store: enqueue: empty kind")
 	}
+	var id int64
+	err := s.inTx(ctx, func(t tx) error {
+		var err error
+		id, err = s.enqueue(ctx, t, it)
+		return err
+	})
+	return id, err
+}
+
+// enqueue is Enqueue inside transaction t.
+func (s *Store) enqueue(ctx context.Context, t tx, it OutboxItem) (int64, error) {
+	if it.Kind == "" {
+		return 0, fmt.Errorf("store: enqueue: empty kind")
+	}
 	if it.Payload == nil {
 		it.Payload = []byte{}
 	}
@@ -91,14 +105,11 @@ func (s *Store) Enqueue(ctx context.Context, it OutboxItem) (int64, error) {
 		created = s.now()
 	}
 	var id int64
-	err := s.inTx(ctx, func(t tx) error {
-		if err := t.queryRow(ctx, `INSERT INTO outbox (kind, key, grp, payload, next_at, state, created_at, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			it.Kind, it.Key, it.Group, it.Payload, ts(it.NextAt), OutboxPending, ts(created), ts(created)).Scan(&id); err != nil {
-			return err
-		}
-		return bump(ctx, t, counterPending, 1)
-	})
-	if err != nil {
+	if err := t.queryRow(ctx, `INSERT INTO outbox (kind, key, grp, payload, next_at, state, created_at, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		it.Kind, it.Key, it.Group, it.Payload, ts(it.NextAt), OutboxPending, ts(created), ts(created)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: enqueue %s: %w", it.Kind, err)
+	}
+	if err := bump(ctx, t, counterPending, 1); err != nil {
 		return 0, fmt.Errorf("store: enqueue %s: %w", it.Kind, err)
 	}
 	return id, nil

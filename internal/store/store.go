@@ -228,6 +228,13 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return st.QueryRowContext(ctx, args...)
 }
 
+// runner runs statements: the store (each on its own) or a transaction.
+type runner interface {
+	exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // tx is a transaction with the store's placeholder rewriting.
 type tx struct {
 	*sql.Tx
