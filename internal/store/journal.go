@@ -112,10 +112,37 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 		}
 		rows = append(rows, row{c, cj, mj, e.Then})
 	}
+	// PostgreSQL: one statement for many calls (and one for their legs), a few round trips
+	// a transaction instead of three per call (315 → 106 µs a call, BenchmarkSaveCalls).
+	// SQLite has no round trips, and its prepared one-call statements are cheaper than
+	// parsing a long one each time (52 vs 62 µs): one call a statement. A call given twice
+	// is saved as the last one says.
+	seen := make(map[string]int, len(rows))
+	uniq := rows[:0:0]
+	for _, r := range rows {
+		if i, ok := seen[r.c.ID]; ok {
+			uniq[i] = r
+			continue
+		}
+		seen[r.c.ID] = len(uniq)
+		uniq = append(uniq, r)
+	}
 	return s.inTx(ctx, func(t tx) error {
-		for _, r := range rows {
-			if err := saveCall(ctx, t, r.c, r.cj, r.mj); err != nil {
+		for start := 0; s.dialect == postgresDialect && start < len(uniq); start += saveChunk {
+			chunk := uniq[start:min(start+saveChunk, len(uniq))]
+			cs := make([]savedCall, len(chunk))
+			for i, r := range chunk {
+				cs[i] = savedCall{r.c, r.cj, r.mj}
+			}
+			if err := s.saveCallRows(ctx, t, cs); err != nil {
 				return err
+			}
+		}
+		for _, r := range uniq {
+			if s.dialect != postgresDialect {
+				if err := saveCall(ctx, t, r.c, r.cj, r.mj); err != nil {
+					return err
+				}
 			}
 			if r.then == nil {
 				continue
@@ -138,6 +165,64 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 		}
 		return nil
 	})
+}
+
+// saveChunk is how many calls one statement saves (17 parameters each: well inside
+// SQLite's and PostgreSQL's limits).
+const saveChunk = 200
+
+type savedCall struct {
+	c      call.Call
+	cj, mj []byte
+}
+
+// saveCallRows upserts calls and replaces their legs, in two or three statements. The
+// statements vary with the number of calls, so they are not kept prepared.
+func (s *Store) saveCallRows(ctx context.Context, t tx, cs []savedCall) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO calls (id, pbx_id, source, direction, state, remote_raw, remote_number, remote_name, did,
+			started_at, answered_at, ended_at, answered_by, cause, missed, call_json, matches_json) VALUES `)
+	args := make([]any, 0, 17*len(cs))
+	ids := make([]any, 0, len(cs))
+	var legArgs []any
+	for i, sc := range cs {
+		c := sc.c
+		pbx := c.PbxID
+		if pbx == "" {
+			pbx = c.ID
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + placeholders(17) + ")")
+		args = append(args, c.ID, pbx, c.Source, string(c.Direction), string(c.State), []byte(c.Remote.Raw), c.Remote.Number, []byte(c.Remote.Name), c.DID,
+			ts(c.StartedAt), ts(c.AnsweredAt), ts(c.EndedAt), c.AnsweredBy, c.Cause, c.Missed, sc.cj, sc.mj)
+		ids = append(ids, c.ID)
+		for _, l := range c.Legs {
+			legArgs = append(legArgs, c.ID, l.Extension, l.User)
+		}
+	}
+	b.WriteString(` ON CONFLICT (id) DO UPDATE SET pbx_id = excluded.pbx_id, source = excluded.source, direction = excluded.direction, state = excluded.state,
+			remote_raw = excluded.remote_raw, remote_number = excluded.remote_number, remote_name = excluded.remote_name,
+			did = excluded.did, started_at = excluded.started_at, answered_at = excluded.answered_at,
+			ended_at = excluded.ended_at, answered_by = excluded.answered_by, cause = excluded.cause,
+			missed = excluded.missed, call_json = excluded.call_json, matches_json = excluded.matches_json`)
+	if _, err := t.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		return fmt.Errorf("store: save %d calls: %w", len(cs), err)
+	}
+	if _, err := t.ExecContext(ctx, s.q(`DELETE FROM call_legs WHERE call_id IN (`+placeholders(len(ids))+`)`), ids...); err != nil {
+		return fmt.Errorf("store: save %d calls' legs: %w", len(cs), err)
+	}
+	if n := len(legArgs) / 3; n > 0 {
+		vals := strings.Repeat("(?, ?, ?), ", n-1) + "(?, ?, ?)"
+		if _, err := t.ExecContext(ctx, s.q(`INSERT INTO call_legs (call_id, extension, user_name) VALUES `+vals+` ON CONFLICT DO NOTHING`), legArgs...); err != nil {
+			return fmt.Errorf("store: save %d calls' legs: %w", len(cs), err)
+		}
+	}
+	return nil
 }
 
 func saveCall(ctx context.Context, t tx, c call.Call, cj, mj []byte) error {
