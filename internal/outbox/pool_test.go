@@ -73,10 +73,7 @@ func TestClaimRenewedWhileDelivering(t *testing.T) {
 	id := enqueue(t, st, store.OutboxItem{Kind: "k", Key: "long", Group: "g"})
 	const lease = time.Second // renewed every 333 ms: margin for a loaded machine (300 ms lost claims under -race at load 6)
 	w := New(st, "w1", handlers, nil, Options{Lease: lease, Poll: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer runWorker(w)()
 	select {
 	case <-started:
 	case <-time.After(20 * time.Second):
@@ -95,13 +92,7 @@ func TestClaimRenewedWhileDelivering(t *testing.T) {
 		}
 	}
 	close(release)
-	deadline := time.Now().Add(20 * time.Second)
-	for item(t, st, id).State != store.OutboxDone {
-		if time.Now().After(deadline) {
-			t.Fatalf("item not completed: %+v", item(t, st, id))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitDone(t, st, id)
 }
 
 // A worker whose own claim has lapsed (its renewal stalled: the fake clock jumps past the
@@ -128,10 +119,7 @@ func TestOwnLapsedClaimNotDeliveredTwice(t *testing.T) {
 	}}
 	id := enqueue(t, st, store.OutboxItem{Kind: "k", Key: "slow", Group: "g"})
 	w := New(st, "w1", handlers, nil, Options{Now: clk.Now, Lease: time.Hour, Poll: 5 * time.Millisecond, Timeout: time.Minute})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	defer runWorker(w)()
 	select {
 	case <-started:
 	case <-time.After(20 * time.Second):
@@ -146,16 +134,30 @@ func TestOwnLapsedClaimNotDeliveredTwice(t *testing.T) {
 	case <-time.After(300 * time.Millisecond): // many polls
 	}
 	close(release)
+	waitDone(t, st, id)
+	mu.Lock()
+	defer mu.Unlock()
+	if deliveries != 1 {
+		t.Errorf("%d deliveries, want 1", deliveries)
+	}
+}
+
+// runWorker runs w until the returned stop is called, which waits for Run to return.
+func runWorker(w *Worker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// waitDone waits (at most 20 s) until item id is delivered.
+func waitDone(t *testing.T, st *store.Store, id int64) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for item(t, st, id).State != store.OutboxDone {
 		if time.Now().After(deadline) {
 			t.Fatalf("item not completed: %+v", item(t, st, id))
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if deliveries != 1 {
-		t.Errorf("%d deliveries, want 1", deliveries)
 	}
 }
