@@ -357,7 +357,6 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { s.refreshLoop(ctx) })
-	wg.Go(func() { s.watchStates(ctx) })
 	wg.Go(func() { s.watchAccess(ctx) })
 	wg.Go(func() {
 		var err error
@@ -405,9 +404,11 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // refreshLoop keeps the users and extensions current (the CLI may add users while the
-// server runs) and the metrics of the outbox.
+// server runs), the metrics of the outbox and the sources, and notes when each source's
+// state changed (the admins' Phone systems page: "since", to two seconds).
 func (s *Server) refreshLoop(ctx context.Context) {
 	s.met.refresh(ctx)
+	s.activities()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -419,6 +420,7 @@ func (s *Server) refreshLoop(ctx context.Context) {
 				s.log.Warn("reading users", "err", err)
 			}
 			s.met.refresh(ctx)
+			s.activities()
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -66,21 +65,6 @@ func (s *Server) emitter(ns namedSource) func(call.Signal) {
 			ns.act.signal(time.Now())
 		}
 		s.pipe.Emit(sig)
-	}
-}
-
-// watchStates samples every source's state once a second, so that "since" is right to
-// the second whether or not anyone is looking.
-func (s *Server) watchStates(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		s.activities()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 
