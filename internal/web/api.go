@@ -210,13 +210,7 @@ func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord
 		apiError(rw, http.StatusBadRequest, err.Error())
 		return store.CallRecord{}, false
 	}
-	rec, err := w.d.Store.GetCall(r.Context(), r.PathValue("id"))
-	if (err != nil || !w.canSee(principalOf(r).user, rec.Call)) && w.d.SyncJournal != nil {
-		// A call popped a moment ago may not be journaled yet (batches): write, look again.
-		if w.d.SyncJournal(r.Context()) == nil {
-			rec, err = w.d.Store.GetCall(r.Context(), r.PathValue("id"))
-		}
-	}
+	rec, err := w.journaled(r, r.PathValue("id"), func(rec store.CallRecord) bool { return w.canSee(principalOf(r).user, rec.Call) })
 	if err != nil || !w.canSee(principalOf(r).user, rec.Call) {
 		// The same answer for "no such call" and "not yours": ids are not secrets, but
 		// another agent's calls are.
@@ -224,6 +218,18 @@ func (w *Web) callFor(rw http.ResponseWriter, r *http.Request) (store.CallRecord
 		return store.CallRecord{}, false
 	}
 	return rec, true
+}
+
+// journaled reads call id from the journal. The journal is written in batches: a ring or
+// an answer the phone system sent a moment ago (and got 202 for) may not be in it yet.
+// So when the call is missing or ok says it does not show what the request needs yet,
+// the pipeline writes what it holds now and the call is read again.
+func (w *Web) journaled(r *http.Request, id string, ok func(store.CallRecord) bool) (store.CallRecord, error) {
+	rec, err := w.d.Store.GetCall(r.Context(), id)
+	if (err != nil || !ok(rec)) && w.d.SyncJournal != nil && w.d.SyncJournal(r.Context()) == nil {
+		rec, err = w.d.Store.GetCall(r.Context(), id)
+	}
+	return rec, err
 }
 
 func (w *Web) getCall(rw http.ResponseWriter, r *http.Request) {
@@ -471,14 +477,9 @@ func (w *Web) saveActivity(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := principalOf(r).user
-	rec, err := w.d.Store.GetCall(r.Context(), body.CallID)
-	if (err != nil || !w.canSee(u, rec.Call) || (body.Notes != nil && !u.Admin && !talked(u, rec.Call))) && w.d.SyncJournal != nil {
-		// The journal is written in batches: the call's ring or answer, acknowledged to
-		// the phone system a moment ago, may not be in it yet. Write it now and look again.
-		if w.d.SyncJournal(r.Context()) == nil {
-			rec, err = w.d.Store.GetCall(r.Context(), body.CallID)
-		}
-	}
+	rec, err := w.journaled(r, body.CallID, func(rec store.CallRecord) bool {
+		return w.canSee(u, rec.Call) && (body.Notes == nil || u.Admin || talked(u, rec.Call))
+	})
 	if err != nil || !w.canSee(u, rec.Call) {
 		apiError(rw, http.StatusNotFound, "no such call")
 		return
