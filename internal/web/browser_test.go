@@ -26,6 +26,9 @@ func TestBrowserPop(t *testing.T) {
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "pop-1", "from": "+49 30 9876543", "from_name": "ACME Reception", "extension": "202"})
 	card := cardSel("pop-1")
 	run(t, ctx, chromedp.WaitVisible(card+" .entity-badge"))
+	// The pop shows the number as received at once; its national form comes with the
+	// caller details the page asks for next (GET /api/v1/caller), a moment later.
+	run(t, ctx, waitJS(fmt.Sprintf(`((document.querySelector(%q) || {}).textContent || "").includes("030 9876543")`, card+" .num")))
 	if got := text(t, ctx, card+" .name"); got != "Jane Doe" {
 		t.Errorf("caller = %q, want Jane Doe", got)
 	}
