@@ -127,18 +127,50 @@ func (w *Worker) Run(ctx context.Context) error {
 		dest string
 	}
 	done := make(chan fin, w.opts.Workers) // a finished delivery
-	// Items being delivered now. A claim of this worker that lapsed (its renewal stalled
-	// past the lease) lets the next Claim return the same item: that claim only extends
-	// the lease, and the delivery under way, which still holds the item under this
-	// owner, completes it. It is never delivered twice at once by one worker.
+	// Items being delivered now. The next Claim may return one of them again, for one
+	// of two reasons the worker cannot tell apart at that moment: this worker's claim
+	// lapsed during the delivery (its renewal stalled past the lease), or the delivery
+	// has already recorded its outcome (a retry due at once) and only not yet said so
+	// here. Such a claim waits in reclaimed until the delivery under way ends; then it
+	// is delivered only if it still holds (a delivery's outcome clears its claim, so in
+	// the first case it no longer does). One worker never delivers an item twice at
+	// once, and never leaves one claimed undelivered.
 	delivering := map[int64]bool{}
+	reclaimed := map[int64]store.OutboxItem{}
 	inflight := 0
 	perDest := map[string]int{}
+	start := func(it store.OutboxItem) {
+		dest := store.Destination(it.Group)
+		inflight++
+		perDest[dest]++
+		delivering[it.ID] = true
+		wg.Go(func() {
+			if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
+				w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
+			}
+			done <- fin{it.ID, dest}
+		})
+	}
 	finished := func(f fin) {
 		inflight--
 		delete(delivering, f.id)
 		if perDest[f.dest]--; perDest[f.dest] <= 0 {
 			delete(perDest, f.dest)
+		}
+		it, ok := reclaimed[f.id]
+		if !ok {
+			return
+		}
+		delete(reclaimed, f.id)
+		err := w.st.Renew(ctx, it.ID, w.owner, w.opts.Now().Add(w.opts.Lease))
+		switch {
+		case err == nil:
+			start(it)
+		case errors.Is(err, store.ErrLeaseLost):
+			w.log.Warn("outbox claim had lapsed during delivery; claimed again, not delivered twice", "outbox_id", it.ID)
+		case ctx.Err() == nil:
+			// The claim stays; the item is delivered again after the lease.
+			w.log.Error("outbox delivery", "outbox_id", it.ID, "err", fmt.Errorf("outbox: %w", err))
 		}
 	}
 	timer := time.NewTimer(0)
@@ -162,19 +194,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			for _, it := range items {
 				if delivering[it.ID] {
-					w.log.Warn("outbox claim had lapsed during delivery; claimed again, not delivered twice", "outbox_id", it.ID)
+					reclaimed[it.ID] = it
 					continue
 				}
-				dest := store.Destination(it.Group)
-				inflight++
-				perDest[dest]++
-				delivering[it.ID] = true
-				wg.Go(func() {
-					if err := w.deliver(ctx, it); err != nil && ctx.Err() == nil {
-						w.log.Error("outbox delivery", "outbox_id", it.ID, "err", err)
-					}
-					done <- fin{it.ID, dest}
-				})
+				start(it)
 			}
 		}
 		timer.Reset(w.opts.Poll)

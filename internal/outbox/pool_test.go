@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringside/ringside/internal/crm"
 	"github.com/ringside/ringside/internal/store"
 )
 
@@ -139,6 +140,34 @@ func TestOwnLapsedClaimNotDeliveredTwice(t *testing.T) {
 	defer mu.Unlock()
 	if deliveries != 1 {
 		t.Errorf("%d deliveries, want 1", deliveries)
+	}
+}
+
+// An item retried and due again at once is claimed again, possibly before its failed
+// delivery has told the worker it finished: that claim is delivered, not mistaken for a
+// lapsed claim of the delivery under way (which left the item claimed, undelivered, for
+// the whole lease).
+func TestRetriedItemClaimedBeforeItsDeliveryFinished(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	var mu sync.Mutex
+	failures := map[string]int{}
+	handlers := map[string]Handler{"k": func(ctx context.Context, it store.OutboxItem) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures[it.Key] < 10 {
+			failures[it.Key]++
+			return fmt.Errorf("refused: %w", crm.ErrUnavailable)
+		}
+		return nil
+	}}
+	var ids []int64
+	for i := range 64 {
+		ids = append(ids, enqueue(t, st, store.OutboxItem{Kind: "k", Key: fmt.Sprint(i), Group: fmt.Sprintf("call:%d", i)}))
+	}
+	w := New(st, "w1", handlers, nil, Options{Lease: time.Hour, Poll: time.Millisecond, MinBackoff: time.Microsecond, MaxBackoff: time.Microsecond})
+	defer runWorker(w)()
+	for _, id := range ids {
+		waitDone(t, st, id)
 	}
 }
 

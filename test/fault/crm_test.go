@@ -3,8 +3,10 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +59,10 @@ func TestCRMDownOrThrottling(t *testing.T) {
 			}
 			// Every activity arrives once the faults are used up, exactly once.
 			eventually(t, 60*time.Second, "all activities in the CRM", func() (bool, error) {
-				return len(fake.Records("phonecall")) >= calls, nil
+				if len(fake.Records("phonecall")) >= calls {
+					return true, nil
+				}
+				return false, outboxState(t, n, fake)
 			})
 			for _, id := range ids {
 				if _, ok := fake.Record("phonecall", dynamics.ActivityID(activity.Key(id))); !ok {
@@ -73,4 +78,19 @@ func TestCRMDownOrThrottling(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outboxState says where the outbox and the CRM stand, for a failure message.
+func outboxState(t *testing.T, n *node, fake *dataversetest.Server) error {
+	items, err := n.st.ListOutbox(t.Context())
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d phonecalls in the CRM; %d CRM requests; outbox:", len(fake.Records("phonecall")), len(fake.Requests()))
+	for _, it := range items {
+		fmt.Fprintf(&b, "\n  #%d %s %s attempts %d next %s claimed until %s error %q",
+			it.ID, it.Group, it.State, it.Attempts, it.NextAt.Format(time.StampMilli), it.ClaimedUntil.Format(time.StampMilli), it.LastError)
+	}
+	return errors.New(b.String())
 }
