@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,6 +151,7 @@ type Pipeline struct {
 	jmu     sync.Mutex
 	jq      map[string]snapshot // call id → newest snapshot to save
 	fmu     sync.Mutex          // one journal write at a time: batches land in the order taken
+	jlegs   map[string]string   // call in progress → its legs as journaled (legsKey); under fmu
 	jnotify chan struct{}
 
 	wq chan store.OutboxItem // rule writes (webhooks), in event order
@@ -182,7 +184,7 @@ func New(o Options) *Pipeline {
 	if o.Tracker.NewID == nil {
 		o.Tracker.NewID = newID
 	}
-	p := &Pipeline{o: o, log: o.Log, rules: o.Rules, jq: map[string]snapshot{}, jnotify: make(chan struct{}, 1),
+	p := &Pipeline{o: o, log: o.Log, rules: o.Rules, jq: map[string]snapshot{}, jlegs: map[string]string{}, jnotify: make(chan struct{}, 1),
 		wq: make(chan store.OutboxItem, 1024), running: make(chan struct{}), stopped: make(chan struct{}), lctx: context.Background()}
 	if p.rules == nil {
 		p.rules, _ = rules.New(&config.Config{}, rules.Options{})
@@ -571,7 +573,8 @@ type snapshot struct {
 	matches []crm.Match
 	seq     uint64
 	log     *logRequest
-	tries   int // journal writes the store refused
+	tries   int  // journal writes the store refused
+	fresh   bool // the call's first snapshot: the journal holds nothing of it yet
 }
 
 // queueJournal asks the writer to save sn unless it holds a newer snapshot of the call.
@@ -584,6 +587,7 @@ func (p *Pipeline) queueJournal(sn snapshot) {
 		if sn.log == nil {
 			sn.log = old.log
 		}
+		sn.fresh = sn.fresh || old.fresh
 	}
 	p.jq[sn.c.ID] = sn
 	p.jmu.Unlock()
@@ -656,7 +660,7 @@ func (p *Pipeline) flushJournal(ctx context.Context) bool {
 	snaps := make([]snapshot, 0, len(q))
 	logs := false
 	for _, sn := range q {
-		e := store.JournalEntry{Call: sn.c, Matches: sn.matches}
+		e := store.JournalEntry{Call: sn.c, Matches: sn.matches, Legs: p.legsHeld(sn)}
 		if sn.log != nil {
 			e.Then = p.logThen(sn.c.ID, sn.log)
 			logs = true
@@ -666,6 +670,9 @@ func (p *Pipeline) flushJournal(ctx context.Context) bool {
 	}
 	err := p.o.Journal.SaveCalls(ctx, entries)
 	if err == nil {
+		for _, e := range entries {
+			p.journaledLegs(e.Call)
+		}
 		if logs {
 			p.o.Kick()
 		}
@@ -679,11 +686,50 @@ func (p *Pipeline) flushJournal(ctx context.Context) bool {
 			p.requeue(snaps[i], err)
 			continue
 		}
+		p.journaledLegs(e.Call)
 		if e.Then != nil {
 			p.o.Kick()
 		}
 	}
 	return ok
+}
+
+// legsHeld says what the journal holds of sn's call's legs (under fmu): the store then
+// writes only what changed. A call's first snapshot has none; one this writer has
+// journaled has those it wrote; of any other (restored, adopted, a write given up) the
+// writer knows nothing, and the store replaces them.
+func (p *Pipeline) legsHeld(sn snapshot) store.LegsHeld {
+	if k, ok := p.jlegs[sn.c.ID]; ok {
+		if k == legsKey(sn.c) {
+			return store.LegsSame
+		}
+		return store.LegsUnknown
+	}
+	if sn.fresh {
+		return store.LegsNone
+	}
+	return store.LegsUnknown
+}
+
+// journaledLegs notes the legs of c as written (under fmu); an ended call is forgotten.
+func (p *Pipeline) journaledLegs(c call.Call) {
+	if c.State == call.Ended {
+		delete(p.jlegs, c.ID)
+		return
+	}
+	p.jlegs[c.ID] = legsKey(c)
+}
+
+// legsKey is what the journal keeps of c's legs: their extensions and users.
+func legsKey(c call.Call) string {
+	var b strings.Builder
+	for _, l := range c.Legs {
+		b.WriteString(l.Extension)
+		b.WriteByte(0)
+		b.WriteString(l.User)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // requeue gives a snapshot the store refused back to the writer, unless a newer one of

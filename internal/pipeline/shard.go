@@ -43,6 +43,7 @@ type owned struct {
 	last    *rules.Input // the last rule event, for rules that hold only after a late lookup
 	log     *logRequest  // a log_activity waiting for the lookup
 	endedAt time.Time
+	minted  bool // a new call of this process: the journal holds nothing of it before its first snapshot
 }
 
 type heldEvent struct {
@@ -151,7 +152,7 @@ func (sh *shard) signal(it item) {
 	}
 	o := sh.calls[c.ID]
 	if o == nil {
-		o = &owned{c: c}
+		o = &owned{c: c, minted: true}
 		sh.calls[c.ID] = o
 	}
 	sh.noteNumber(o, c)
@@ -321,7 +322,7 @@ func (sh *shard) write(o *owned, in *rules.Input, res rules.Result) {
 
 func (sh *shard) journal(o *owned, req *logRequest) {
 	o.seq++
-	sh.p.queueJournal(snapshot{c: o.c, matches: o.matches, seq: o.seq, log: req})
+	sh.p.queueJournal(snapshot{c: o.c, matches: o.matches, seq: o.seq, log: req, fresh: o.minted && o.seq == 1})
 }
 
 // expire ends the calls the phone system forgot, and forgets ended calls.

@@ -82,7 +82,20 @@ type JournalEntry struct {
 	// are written in the same transaction: a call's end and the CRM write it causes are
 	// journaled together or not at all (a kill between them cannot lose the write).
 	Then func(rec CallRecord) (Annotation, []OutboxItem)
+	// Legs says what the journal holds of the call's legs, when the writer knows it, so
+	// that a new call's legs are only inserted and a change that kept them writes none.
+	// The zero value replaces them.
+	Legs LegsHeld
 }
+
+// LegsHeld is what the journal holds of a call's legs before a save.
+type LegsHeld uint8
+
+const (
+	LegsUnknown LegsHeld = iota // replace them: delete, then insert
+	LegsNone                    // the call was never saved: insert them
+	LegsSame                    // the same extensions and users as the call's: leave them
+)
 
 // SaveCalls saves several calls in one transaction (the pipeline's journal writer batches
 // what changed since its last write): all of them, or none.
@@ -106,8 +119,11 @@ func (s *Store) SaveCalls(ctx context.Context, entries []JournalEntry) error {
 		if err != nil {
 			return fmt.Errorf("store: save call %s: %w", c.ID, err)
 		}
-		r := savedCall{c, cj, mj, e.Then}
+		r := savedCall{c, cj, mj, e.Then, e.Legs}
 		if i, ok := seen[c.ID]; ok {
+			if rows[i].legs != r.legs {
+				r.legs = LegsUnknown
+			}
 			rows[i] = r
 			continue
 		}
@@ -164,6 +180,7 @@ type savedCall struct {
 	c      call.Call
 	cj, mj []byte
 	then   func(CallRecord) (Annotation, []OutboxItem)
+	legs   LegsHeld
 }
 
 // The upsert of calls: callInsert, one "(?, …)" group of callColumnsN per call, callUpsert.
@@ -192,7 +209,8 @@ func (sc savedCall) args() []any {
 		ts(c.StartedAt), ts(c.AnsweredAt), ts(c.EndedAt), c.AnsweredBy, c.Cause, c.Missed, sc.cj, sc.mj}
 }
 
-// saveCallRows upserts calls and replaces their legs, in two or three statements. The
+// saveCallRows upserts calls and replaces their legs (as far as their legs say they
+// differ), in one to three statements. The
 // statements vary with the number of calls, so they are not kept prepared.
 func (s *Store) saveCallRows(ctx context.Context, t tx, cs []savedCall) error {
 	if len(cs) == 0 {
@@ -200,11 +218,15 @@ func (s *Store) saveCallRows(ctx context.Context, t tx, cs []savedCall) error {
 	}
 	groups := strings.Repeat("("+placeholders(callColumnsN)+"), ", len(cs)-1) + "(" + placeholders(callColumnsN) + ")"
 	args := make([]any, 0, callColumnsN*len(cs))
-	ids := make([]any, 0, len(cs))
-	var legArgs []any
+	var ids, legArgs []any
 	for _, sc := range cs {
 		args = append(args, sc.args()...)
-		ids = append(ids, sc.c.ID)
+		if sc.legs == LegsUnknown {
+			ids = append(ids, sc.c.ID)
+		}
+		if sc.legs == LegsSame {
+			continue
+		}
 		for _, l := range sc.c.Legs {
 			legArgs = append(legArgs, sc.c.ID, l.Extension, l.User)
 		}
@@ -212,8 +234,10 @@ func (s *Store) saveCallRows(ctx context.Context, t tx, cs []savedCall) error {
 	if _, err := t.ExecContext(ctx, s.q(callInsert+groups+callUpsert), args...); err != nil {
 		return fmt.Errorf("store: save %d calls: %w", len(cs), err)
 	}
-	if _, err := t.ExecContext(ctx, s.q(`DELETE FROM call_legs WHERE call_id IN (`+placeholders(len(ids))+`)`), ids...); err != nil {
-		return fmt.Errorf("store: save %d calls' legs: %w", len(cs), err)
+	if len(ids) > 0 {
+		if _, err := t.ExecContext(ctx, s.q(`DELETE FROM call_legs WHERE call_id IN (`+placeholders(len(ids))+`)`), ids...); err != nil {
+			return fmt.Errorf("store: save %d calls' legs: %w", len(cs), err)
+		}
 	}
 	if n := len(legArgs) / 3; n > 0 {
 		vals := strings.Repeat("(?, ?, ?), ", n-1) + "(?, ?, ?)"
@@ -224,14 +248,20 @@ func (s *Store) saveCallRows(ctx context.Context, t tx, cs []savedCall) error {
 	return nil
 }
 
-// saveCall upserts one call and replaces its legs with prepared statements (SQLite).
+// saveCall upserts one call and replaces its legs (as far as sc.legs says they differ)
+// with prepared statements (SQLite).
 func saveCall(ctx context.Context, t tx, sc savedCall) error {
 	c := sc.c
 	if _, err := t.exec(ctx, oneCallUpsert, sc.args()...); err != nil {
 		return fmt.Errorf("store: save call %s: %w", c.ID, err)
 	}
-	if _, err := t.exec(ctx, `DELETE FROM call_legs WHERE call_id = ?`, c.ID); err != nil {
-		return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+	switch sc.legs {
+	case LegsSame:
+		return nil
+	case LegsUnknown:
+		if _, err := t.exec(ctx, `DELETE FROM call_legs WHERE call_id = ?`, c.ID); err != nil {
+			return fmt.Errorf("store: save call %s legs: %w", c.ID, err)
+		}
 	}
 	for _, l := range c.Legs {
 		_, err := t.exec(ctx, `INSERT INTO call_legs (call_id, extension, user_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -81,3 +81,61 @@ func TestSaveCalls(t *testing.T) {
 		}
 	})
 }
+
+// What each LegsHeld writes of a call's legs, on both backends (one call at a time, and
+// in a batch, which PostgreSQL writes with one statement per kind): LegsNone and
+// LegsUnknown leave exactly the call's legs; LegsSame leaves the rows as they were,
+// which shows that it writes none.
+func TestSaveCallsLegsHeld(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) *Store) {
+		st := open(t)
+		ctx := t.Context()
+		mk := func(id string, legs ...call.Leg) call.Call {
+			return call.Call{ID: id, PbxID: id, Source: "pbx", Direction: call.Inbound, State: call.Ringing,
+				StartedAt: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC), Legs: legs}
+		}
+		sees := func(user, ext, id string) bool {
+			t.Helper()
+			recs, err := st.ListCalls(ctx, CallFilter{Viewer: &Viewer{User: user, Extensions: []string{ext}}, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if r.Call.ID == id {
+					return true
+				}
+			}
+			return false
+		}
+		for _, batch := range []bool{false, true} {
+			id := fmt.Sprintf("legs-%v", batch)
+			save := func(e JournalEntry) {
+				t.Helper()
+				es := []JournalEntry{e}
+				if batch {
+					es = append(es, JournalEntry{Call: mk(id+"-other", call.Leg{Extension: "300"}), Legs: LegsUnknown})
+				}
+				if err := st.SaveCalls(ctx, es); err != nil {
+					t.Fatal(err)
+				}
+			}
+			save(JournalEntry{Call: mk(id, call.Leg{Extension: "200"}), Legs: LegsNone})
+			if !sees("carol", "200", id) {
+				t.Fatalf("batch %v: LegsNone did not write the leg on 200", batch)
+			}
+			// The leg becomes alice's, but the writer says the journal has it as it is:
+			// nothing is written, so carol (on 200) still sees the call.
+			save(JournalEntry{Call: mk(id, call.Leg{Extension: "200", User: "alice"}), Legs: LegsSame})
+			if !sees("carol", "200", id) || sees("alice", "", id) {
+				t.Fatalf("batch %v: LegsSame wrote the legs", batch)
+			}
+			save(JournalEntry{Call: mk(id, call.Leg{Extension: "200", User: "alice"}, call.Leg{Extension: "201"}), Legs: LegsUnknown})
+			if sees("carol", "200", id) || !sees("alice", "", id) || !sees("dave", "201", id) {
+				t.Fatalf("batch %v: LegsUnknown did not replace the legs", batch)
+			}
+			if r, err := st.GetCall(ctx, id); err != nil || len(r.Call.Legs) != 2 {
+				t.Fatalf("batch %v: %+v, %v", batch, r.Call.Legs, err)
+			}
+		}
+	})
+}
