@@ -423,6 +423,16 @@ func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage fu
 	defer wg.Wait()
 	defer rcancel()
 
+	// Writes share one context, cancelled by a timer armed for each write: a write that
+	// takes longer than WriteTimeout ends the connection (a context and a timer per
+	// message cost more than the write itself under load).
+	wctx, wcancel := context.WithCancel(rctx)
+	defer wcancel()
+	var timedOut atomic.Bool
+	late := time.AfterFunc(time.Hour, func() { timedOut.Store(true); wcancel() })
+	late.Stop()
+	defer late.Stop()
+
 	ping := time.NewTicker(h.opt.PingInterval)
 	defer ping.Stop()
 	var expired <-chan time.Time
@@ -459,15 +469,17 @@ func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage fu
 			ws.CloseNow()
 			return
 		case m := <-c.send:
-			wctx, wcancel := context.WithTimeout(rctx, h.opt.WriteTimeout)
+			late.Reset(h.opt.WriteTimeout)
 			err := ws.Write(wctx, websocket.MessageText, m.b)
-			wcancel()
+			if !late.Stop() && err == nil {
+				err = context.DeadlineExceeded // in time, but the connection's writes are cancelled now
+			}
 			if err == nil && !m.since.IsZero() && h.opt.Written != nil {
 				h.opt.Written(m.b, m.since)
 			}
 			if err != nil {
 				ws.CloseNow()
-				if errors.Is(err, context.DeadlineExceeded) {
+				if timedOut.Load() {
 					h.dropped.Add(1)
 				}
 				return

@@ -177,3 +177,36 @@ func TestAttachOutlivesHandlerAndEndsWithShutdown(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The write timeout is per write: a client that reads keeps its connection for longer
+// than the timeout, however many messages it gets; one that stops reading is dropped
+// once a write stalls that long, though its queue never filled.
+func TestWriteTimeoutPerWrite(t *testing.T) {
+	h := NewHub(nil, Options{SendBuffer: 1000, WriteTimeout: 200 * time.Millisecond})
+	srv := serve(t, h)
+	stalled := dial(t, srv, "stalled") // never reads again
+	reader := dial(t, srv, "reader")
+	for i := range 60 {
+		h.Send("reader", []byte(`{"i":`+string(rune('0'+i%10))+`}`))
+		read(t, reader)
+		time.Sleep(10 * time.Millisecond) // 600 ms in all: three write timeouts
+	}
+	if !h.Online("reader") || h.Dropped() != 0 {
+		t.Fatalf("a client that reads was dropped (online %v, dropped %d)", h.Online("reader"), h.Dropped())
+	}
+	big := []byte(`{"pad":"` + strings.Repeat("x", 256<<10) + `"}`)
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; h.Online("stalled"); n++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled client is still connected after %d messages; dropped=%d", n, h.Dropped())
+		}
+		if n < 200 {
+			h.Send("stalled", big) // 50 MB at most: more than the sockets buffer, less than the queue
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1 (the stalled client)", h.Dropped())
+	}
+	_ = stalled
+}
