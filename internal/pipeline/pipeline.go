@@ -440,21 +440,43 @@ func (p *Pipeline) Tracked() int {
 // before (a late lookup answer), only rules that did not hold before run. It returns how
 // many users were sent the message.
 func (p *Pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.Result, before *rules.Input, popable bool) int {
+	if len(rcpt) == 0 {
+		return 0
+	}
+	if !p.rules.PerUser() || in.Event == "" {
+		// Every recipient gets the same pop and actions: render and encode them once.
+		m := msg
+		m.Pop = res.Pop()
+		acts, err := res.UI(in)
+		if err != nil {
+			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+		}
+		if popable && !m.Pop && len(acts) == 0 {
+			return 0
+		}
+		m.Actions = acts
+		b, err := json.Marshal(m)
+		if err != nil {
+			p.log.Error("encoding stream message", "call_id", in.Call.ID, "err", err)
+			return 0
+		}
+		for _, u := range rcpt {
+			p.o.Hub.SendSince(u, b, m.Recv)
+		}
+		return len(rcpt)
+	}
 	var encoded map[string][]byte // by pop and actions: most users share one encoding
 	var first []byte
 	var firstKey string
 	sent := 0
 	for _, u := range rcpt {
-		r := res
-		if p.rules.PerUser() && in.Event != "" {
-			one := *in
-			one.Users = []string{u}
-			r = p.rules.Evaluate(&one)
-			if before != nil {
-				was := *before
-				was.Users = one.Users
-				r = r.Without(p.rules.Evaluate(&was))
-			}
+		one := *in
+		one.Users = []string{u}
+		r := p.rules.Evaluate(&one)
+		if before != nil {
+			was := *before
+			was.Users = one.Users
+			r = r.Without(p.rules.Evaluate(&was))
 		}
 		m := msg
 		m.Pop = r.Pop()
