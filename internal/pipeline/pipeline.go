@@ -445,16 +445,10 @@ func (p *Pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.R
 	}
 	if !p.rules.PerUser() || in.Event == "" {
 		// Every recipient gets the same pop and actions: render and encode them once.
-		m := msg
-		m.Pop = res.Pop()
-		acts, err := res.UI(in)
-		if err != nil {
-			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
-		}
-		if popable && !m.Pop && len(acts) == 0 {
+		m, ok := p.render(msg, res, in, popable)
+		if !ok {
 			return 0
 		}
-		m.Actions = acts
 		b, err := json.Marshal(m)
 		if err != nil {
 			p.log.Error("encoding stream message", "call_id", in.Call.ID, "err", err)
@@ -465,9 +459,7 @@ func (p *Pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.R
 		}
 		return len(rcpt)
 	}
-	var encoded map[string][]byte // by pop and actions: most users share one encoding
-	var first []byte
-	var firstKey string
+	encoded := map[string][]byte{} // by pop and actions: most users share one encoding
 	sent := 0
 	for _, u := range rcpt {
 		one := *in
@@ -478,48 +470,43 @@ func (p *Pipeline) send(rcpt []string, msg Message, in *rules.Input, res rules.R
 			was.Users = one.Users
 			r = r.Without(p.rules.Evaluate(&was))
 		}
-		m := msg
-		m.Pop = r.Pop()
-		acts, err := r.UI(in)
-		if err != nil {
-			p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
-		}
-		if popable && !m.Pop && len(acts) == 0 {
+		m, ok := p.render(msg, r, in, popable)
+		if !ok {
 			continue
 		}
-		m.Actions = acts
 		key := ""
-		if m.Pop || len(acts) > 0 {
+		if m.Pop || len(m.Actions) > 0 {
 			k, _ := json.Marshal(struct {
 				Pop bool
 				A   []rules.UIAction
-			}{m.Pop, acts})
+			}{m.Pop, m.Actions})
 			key = string(k)
 		}
-		var b []byte
-		switch {
-		case first != nil && key == firstKey:
-			b = first
-		case encoded[key] != nil:
-			b = encoded[key]
-		default:
+		b := encoded[key]
+		if b == nil {
+			var err error
 			if b, err = json.Marshal(m); err != nil {
 				p.log.Error("encoding stream message", "call_id", in.Call.ID, "err", err)
 				return sent
 			}
-			if first == nil {
-				first, firstKey = b, key
-			} else {
-				if encoded == nil {
-					encoded = map[string][]byte{}
-				}
-				encoded[key] = b
-			}
+			encoded[key] = b
 		}
 		p.o.Hub.SendSince(u, b, m.Recv)
 		sent++
 	}
 	return sent
+}
+
+// render gives msg the pop and UI actions of r; false when a popable message has
+// neither (the user is not sent it).
+func (p *Pipeline) render(msg Message, r rules.Result, in *rules.Input, popable bool) (Message, bool) {
+	msg.Pop = r.Pop()
+	acts, err := r.UI(in)
+	if err != nil {
+		p.log.Warn("rule action failed", "call_id", in.Call.ID, "event", in.Event, "err", err)
+	}
+	msg.Actions = acts
+	return msg, !popable || msg.Pop || len(acts) > 0
 }
 
 // agentFor names the agent of an event: the user at its leg, else the one who answered.
