@@ -238,26 +238,43 @@ type runner interface {
 // tx is a transaction with the store's placeholder rewriting.
 type tx struct {
 	*sql.Tx
-	s *Store
+	s     *Store
+	stmts map[string]*sql.Stmt // the store's prepared statements bound to this transaction
+}
+
+// stmt returns the prepared statement of query bound to t (bound once per transaction:
+// a journal batch runs the same two statements for every call), or nil the first time
+// the store sees the query.
+func (t tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := t.stmts[query]; st != nil {
+		return st
+	}
+	st := t.s.cached(ctx, query)
+	if st == nil {
+		return nil
+	}
+	st = t.StmtContext(ctx, st)
+	t.stmts[query] = st
+	return st
 }
 
 func (t tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.s.cached(ctx, query); st != nil {
-		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return t.ExecContext(ctx, t.s.q(query), args...)
 }
 
 func (t tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.s.cached(ctx, query); st != nil {
-		return t.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return t.QueryContext(ctx, t.s.q(query), args...)
 }
 
 func (t tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.s.cached(ctx, query); st != nil {
-		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return t.QueryRowContext(ctx, t.s.q(query), args...)
 }
@@ -308,7 +325,7 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(tx{t, s}); err != nil {
+	if err := fn(tx{t, s, map[string]*sql.Stmt{}}); err != nil {
 		t.Rollback()
 		return err
 	}
