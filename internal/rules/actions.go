@@ -208,11 +208,8 @@ type Data struct {
 func DataOf(in *Input) Data {
 	d := Data{
 		Event: in.Event, Call: in.Call, Direction: directionOf(in.Call), Remote: in.Call.Remote,
-		Number: in.Call.Remote.Number, Matches: in.Matches, Agent: in.Agent, AgentEmail: in.AgentEmail,
+		Number: numberOf(in), Matches: in.Matches, Agent: in.Agent, AgentEmail: in.AgentEmail,
 		DID: in.Call.DID, Time: in.Time,
-	}
-	if d.Number == "" {
-		d.Number = in.Call.Remote.Raw
 	}
 	if d.Matches == nil {
 		d.Matches = []crm.Match{}
@@ -239,6 +236,15 @@ func DataOf(in *Input) Data {
 	}
 	d.Duration = in.Call.Duration(now).Round(time.Second)
 	return d
+}
+
+// numberOf is the caller's number as the templates see it: normalised when it could
+// be, else as received.
+func numberOf(in *Input) string {
+	if in.Call.Remote.Number != "" {
+		return in.Call.Remote.Number
+	}
+	return in.Call.Remote.Raw
 }
 
 // sampleData exercises every field, so that checking a template at load time finds
@@ -311,7 +317,15 @@ func (r Result) UI(in *Input) ([]UIAction, error) {
 	if len(acts) == 0 {
 		return nil, nil
 	}
-	d := DataOf(in)
+	var d *Data // the templates' data, built once the first template needs it
+	data := func() *Data {
+		if d == nil {
+			x := DataOf(in)
+			d = &x
+		}
+		return d
+	}
+	matched := len(in.Matches) > 0
 	var out []UIAction
 	var errs []error
 	done := map[string]bool{}
@@ -323,34 +337,34 @@ func (r Result) UI(in *Input) ([]UIAction, error) {
 		var err error
 		switch a.Do {
 		case ActOpenRecord:
-			if !d.Matched {
+			if !matched {
 				continue
 			}
-			u.Target, u.URL = a.Target, d.Match.URL
+			u.Target, u.URL = a.Target, in.Matches[0].URL
 			if a.tURL != nil {
-				u.URL, err = render(a.tURL, &d)
+				u.URL, err = render(a.tURL, data())
 			}
 			if u.Target == "" {
 				u.Target = "browser"
 			}
 		case ActOpenCreateForm:
-			if d.Matched || in.Call.Remote.Withheld || in.Lookup == "skipped" {
+			if matched || in.Call.Remote.Withheld || in.Lookup == "skipped" {
 				continue
 			}
 			u.Entity = a.Entity
 			if a.tURL != nil {
-				u.URL, err = render(a.tURL, &d)
+				u.URL, err = render(a.tURL, data())
 			} else {
-				u.Prefill = map[string]string{"phone": d.Number}
+				u.Prefill = map[string]string{"phone": numberOf(in)}
 				if in.Call.Remote.Name != "" {
 					u.Prefill["name"] = in.Call.Remote.Name
 				}
 			}
 		case ActOpenActivity:
-			u.Subject, err = render(a.tSubject, &d)
+			u.Subject, err = render(a.tSubject, data())
 		case ActNotify:
-			if u.Title, err = render(a.tTitle, &d); err == nil {
-				u.Text, err = render(a.tText, &d)
+			if u.Title, err = render(a.tTitle, data()); err == nil {
+				u.Text, err = render(a.tText, data())
 			}
 		}
 		if err != nil {
