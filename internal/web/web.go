@@ -123,6 +123,7 @@ type Web struct {
 	byHash map[string]asset // by "hash/name"
 	limits *loginLimiter
 	tokens tokenCache
+	csp    []string // the Content-Security-Policy header's value (built once: it depends on opt)
 
 	intakeStopped atomic.Bool // shutting down: events answer 503
 }
@@ -152,6 +153,12 @@ func New(d Deps, opt Options, log *slog.Logger) (*Web, error) {
 		return nil, err
 	}
 	w := &Web{d: d, opt: opt, log: log, mux: http.NewServeMux(), static: map[string]asset{}, byHash: map[string]asset{}, limits: newLoginLimiter(), i18n: cat}
+	frame := "'self'"
+	for _, o := range opt.OriginPatterns {
+		frame += " https://" + o
+	}
+	// Scripts from the configured CRM origins: the Dynamics 365 CIF library (ui.go cifLibrary).
+	w.csp = []string{"default-src 'self'; script-src " + frame + "; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frame}
 	if err := w.loadStatic(); err != nil {
 		return nil, err
 	}
@@ -272,12 +279,8 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
-	frame := "'self'"
-	for _, o := range w.opt.OriginPatterns {
-		frame += " https://" + o
-	}
-	// Scripts from the configured CRM origins: the Dynamics 365 CIF library (ui.go cifLibrary).
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src "+frame+"; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+frame)
+	// Shared by every response: len = cap, so a handler's Add copies it, never writes it.
+	h["Content-Security-Policy"] = w.csp[:1:1]
 	w.mux.ServeHTTP(rw, r)
 }
 
