@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ringside/ringside/internal/call"
 	"github.com/ringside/ringside/internal/config"
 	"github.com/ringside/ringside/internal/store"
 )
@@ -197,7 +198,63 @@ func BenchmarkPipeline(b *testing.B) {
 
 // BenchmarkRelay is the lower bound: a bare HTTP-to-WebSocket relay with no lookup, no
 // tracker and no store, on the same harness.
-func BenchmarkRelay(b *testing.B) {
+func BenchmarkRelay(b *testing.B) { relay(b, nil) }
+
+// BenchmarkRelayJournaled is the relay with the pipeline's journal: each event is also
+// saved as a ringing call through store.SaveCalls, gathered for the same 5 ms per
+// transaction by a writer of its own, off the pop's path (as the pipeline's journal
+// writer does). Pipeline ÷ this is what the pipeline costs beyond keeping every call
+// durable.
+func BenchmarkRelayJournaled(b *testing.B) {
+	st, err := store.Open(b.Context(), store.Config{}, b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	var queued []store.JournalEntry
+	notify := make(chan struct{}, 1)
+	done := make(chan struct{})
+	stop := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-notify:
+			case <-stop:
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			es := queued
+			queued = nil
+			mu.Unlock()
+			if err := st.SaveCalls(context.Background(), es); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	var seq atomic.Int64
+	relay(b, func(callID, from, ext string) {
+		at := time.Now()
+		c := call.Call{ID: fmt.Sprintf("r-%012d", seq.Add(1)), PbxID: callID, Source: "bench", Direction: call.Inbound,
+			State: call.Ringing, StartedAt: at, Remote: call.Remote{Raw: from},
+			Legs: []call.Leg{{Extension: ext, User: "agent" + ext, State: call.Ringing, RingingAt: at}}}
+		mu.Lock()
+		queued = append(queued, store.JournalEntry{Call: c, Legs: store.LegsNone})
+		mu.Unlock()
+		select {
+		case notify <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// relay runs the bare relay; journal, when set, is given every event after its pop was
+// queued.
+func relay(b *testing.B, journal func(callID, from, ext string)) {
 	var mu sync.RWMutex
 	conns := map[string]chan []byte{}
 	mux := http.NewServeMux()
@@ -238,6 +295,9 @@ func BenchmarkRelay(b *testing.B) {
 		mu.RUnlock()
 		if ch != nil {
 			ch <- msg
+		}
+		if journal != nil {
+			journal(ev.CallID, ev.From, ev.Extension)
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
