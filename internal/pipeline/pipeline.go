@@ -152,6 +152,7 @@ type Pipeline struct {
 	jq      map[string]snapshot // call id → newest snapshot to save
 	fmu     sync.Mutex          // one journal write at a time: batches land in the order taken
 	jlegs   map[string]string   // call in progress → its legs as journaled (legsKey); under fmu
+	jforget []string            // calls whose owner gave them up (Release): out of jlegs at the next write; under jmu
 	jnotify chan struct{}
 
 	wq chan store.OutboxItem // rule writes (webhooks), in event order
@@ -368,7 +369,13 @@ func (p *Pipeline) Adopt(ctx context.Context, source string) (int, error) {
 func (p *Pipeline) Release(source string) {
 	done := make(chan struct{}, len(p.shards))
 	for _, sh := range p.shards {
-		sh.post(func() { sh.forget(source); done <- struct{}{} })
+		sh.post(func() {
+			ids := sh.forget(source)
+			p.jmu.Lock()
+			p.jforget = append(p.jforget, ids...)
+			p.jmu.Unlock()
+			done <- struct{}{}
+		})
 	}
 	for range p.shards {
 		select {
@@ -659,9 +666,14 @@ func (p *Pipeline) flushJournal(ctx context.Context) bool {
 	p.fmu.Lock()
 	defer p.fmu.Unlock()
 	p.jmu.Lock()
-	q := p.jq
-	p.jq = map[string]snapshot{}
+	q, forget := p.jq, p.jforget
+	p.jq, p.jforget = map[string]snapshot{}, nil
 	p.jmu.Unlock()
+	defer func() {
+		for _, id := range forget {
+			delete(p.jlegs, id)
+		}
+	}()
 	if len(q) == 0 {
 		return true
 	}
@@ -747,6 +759,7 @@ func (p *Pipeline) requeue(sn snapshot, err error) {
 	sn.tries++
 	if sn.tries >= journalMaxTries {
 		p.log.Error("journal write failed; this state of the call is not journaled", "call_id", sn.c.ID, "tries", sn.tries, "logged", sn.log != nil, "err", err)
+		delete(p.jlegs, sn.c.ID) // its next write, if any, replaces the legs
 		return
 	}
 	p.log.Warn("journal write failed; will retry", "call_id", sn.c.ID, "tries", sn.tries, "err", err)

@@ -365,10 +365,12 @@ func (sh *shard) restore(r store.CallRecord) bool {
 
 // forget drops the calls in progress of source without ending them (on the owner, after
 // the source stopped): events held for a lookup go out first, so that the journal has
-// them for the node that adopts the calls.
-func (sh *shard) forget(source string) {
+// them for the node that adopts the calls. It returns the ids of the calls dropped.
+func (sh *shard) forget(source string) []string {
 	sh.applyQueued()
+	var ids []string
 	for _, c := range sh.tr.Forget(source) {
+		ids = append(ids, c.ID)
 		o := sh.calls[c.ID]
 		if o == nil {
 			continue
@@ -381,6 +383,7 @@ func (sh *shard) forget(source string) {
 		}
 		delete(sh.calls, c.ID)
 	}
+	return ids
 }
 
 // active lists the owner's calls in progress (on the owner).

@@ -39,9 +39,26 @@ func TestTakeoverAdoptsCalls(t *testing.T) {
 	h.emit(call.Signal{Source: "ami", CallID: "k1", Kind: call.SigEnded})
 	waitFor(t, "k1 ended", func() bool { return countEnded(h) == 1 })
 
+	// B journals a change of k2 (a leg on 201), so that its journal writer holds k2's legs.
+	h.emit(call.Signal{Source: "ami", CallID: "k2", Kind: call.SigRinging, Extension: "201"})
+	waitFor(t, "k2's new leg journaled", func() bool {
+		for _, r := range h.calls() {
+			if pbxOf(r.Call) == "k2" && len(r.Call.Legs) == 2 {
+				return true
+			}
+		}
+		return false
+	})
+
 	h.p.Release("ami") // B gives "ami" up: k2 is the next holder's
 	h.emit(call.Signal{Source: "ami", CallID: "k2", Kind: call.SigEnded})
 	h.stop()
+	h.p.fmu.Lock()
+	held := len(h.p.jlegs)
+	h.p.fmu.Unlock()
+	if held != 0 {
+		t.Errorf("B's journal writer still holds the legs of %d calls after their end and the release", held)
+	}
 	recs := h.calls()
 	if len(recs) != 2 {
 		t.Fatalf("%d journal entries, want 2: %+v", len(recs), recs)
