@@ -428,8 +428,7 @@ func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage fu
 	// message cost more than the write itself under load).
 	wctx, wcancel := context.WithCancel(rctx)
 	defer wcancel()
-	var timedOut atomic.Bool
-	late := time.AfterFunc(time.Hour, func() { timedOut.Store(true); wcancel() })
+	late := time.AfterFunc(time.Hour, wcancel)
 	late.Stop()
 	defer late.Stop()
 
@@ -471,15 +470,16 @@ func (h *Hub) run(ctx context.Context, ws *websocket.Conn, c *conn, onMessage fu
 		case m := <-c.send:
 			late.Reset(h.opt.WriteTimeout)
 			err := ws.Write(wctx, websocket.MessageText, m.b)
-			if !late.Stop() && err == nil {
-				err = context.DeadlineExceeded // in time, but the connection's writes are cancelled now
+			timedOut := !late.Stop() // it fired: the write context is cancelled
+			if timedOut && err == nil {
+				err = context.DeadlineExceeded // in time, just: the next write would fail
 			}
 			if err == nil && !m.since.IsZero() && h.opt.Written != nil {
 				h.opt.Written(m.b, m.since)
 			}
 			if err != nil {
 				ws.CloseNow()
-				if timedOut.Load() {
+				if timedOut {
 					h.dropped.Add(1)
 				}
 				return
