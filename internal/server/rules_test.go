@@ -79,8 +79,9 @@ func newRig(t *testing.T, rulesYAML string) *rig {
 		t.Fatalf("server stopped: %v", err)
 	}
 	r.base = srv.URL()
-	// The webhook source takes events once it runs: Ready says only that HTTP listens.
-	eventually(t, "the webhook source running", func() bool { code, _ := r.do("GET", "/readyz", "", ""); return code == http.StatusOK })
+	// Ready says that HTTP serves and the webhook source takes events; /readyz also
+	// has the store and the directory checked.
+	eventually(t, "the server ready", func() bool { code, _ := r.do("GET", "/readyz", "", ""); return code == http.StatusOK })
 	return r
 }
 

@@ -290,7 +290,7 @@ func (s *Server) ActiveCalls() []call.Call { return s.pipe.ActiveCalls() }
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.web }
 
-// Ready is closed once the server listens.
+// Ready is closed once the server listens and its HTTP sources take events.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Addr returns the address the server listens on (after Ready).
@@ -358,6 +358,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.refreshLoop(ctx) })
 	wg.Go(func() { s.watchAccess(ctx) })
+	// The port is open: a phone system's first event waits in the listen queue until
+	// its source takes events rather than getting 503 "not running".
+	s.awaitHTTPSources(ctx)
 	wg.Go(func() {
 		var err error
 		if s.cfg.Web.TLSCert != "" {
@@ -637,6 +640,24 @@ func (s *Server) readiness(ctx context.Context) map[string]string {
 		out["telephony/"+ns.name] = s.sourceReadiness(ns)
 	}
 	return out
+}
+
+// awaitHTTPSources waits, five seconds at most, until every source a phone system
+// posts to takes events (its Run has begun).
+func (s *Server) awaitHTTPSources(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, ns := range s.sources {
+		st, ok := ns.src.(telephony.Stater)
+		if _, isHTTP := ns.src.(http.Handler); !isHTTP || !ok {
+			continue
+		}
+		for {
+			if state, _ := st.State(); state == telephony.StateUp || ctx.Err() != nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // webhookSource reports whether a phone system posts its events over HTTP.
