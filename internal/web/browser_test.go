@@ -206,13 +206,23 @@ func TestBrowserNotesBecomeOneActivity(t *testing.T) {
 	if got := text(t, ctx, `#history li[data-call-id="`+cid("notes-1")+`"]`); !strings.Contains(got, "Wants a quote") || !strings.Contains(got, "1:30") || !strings.Contains(got, "carol") {
 		t.Errorf("history row = %q", got)
 	}
-	// Later: the card is dismissed; the history brings the notes back for editing.
+	// Later: the card is dismissed; the history brings the notes back for editing. The
+	// card comes at once, before its notes are read: until they are there, she cannot
+	// type into an empty box (and then save over the notes she wrote before).
 	run(t, ctx,
 		chromedp.Click(card+" .dismiss"),
 		chromedp.WaitNotPresent(card),
-		chromedp.Click(`#history li[data-call-id="`+cid("notes-1")+`"] .row-actions button:last-child`),
-		chromedp.WaitVisible(card+" textarea"),
 	)
+	var atOnce string
+	run(t, ctx, chromedp.Evaluate(`(function () {
+		document.querySelector('#history li[data-call-id="`+cid("notes-1")+`"] .row-actions button:last-child').click();
+		var ta = document.querySelector("`+card+` textarea");
+		return !ta ? "no card" : ta.readOnly ? "read-only" : "editable: " + JSON.stringify(ta.value);
+	})()`, &atOnce))
+	if atOnce != "read-only" && atOnce != `editable: "Wants a quote for 20 licences. Call back Monday."` {
+		t.Errorf("the card from the history, at once: %s (want read-only until its notes are read)", atOnce)
+	}
+	run(t, ctx, waitJS(`!document.querySelector("`+card+` textarea").readOnly`))
 	var notes string
 	run(t, ctx, chromedp.Value(card+" textarea", &notes))
 	if notes != "Wants a quote for 20 licences. Call back Monday." || text(t, ctx, card+" .save-notes") != "Update notes" {

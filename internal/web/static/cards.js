@@ -294,13 +294,25 @@
   }
   // loadNotes reads the call's notes entries from the journal: a transferred call brings
   // the earlier agent's notes; her own entry fills the text box.
+  // Until they are read, an empty text box is read-only: what she typed into it would be
+  // saved over the notes she wrote before.
   function loadNotes(st) {
     if (st.notesAsked) return;
     st.notesAsked = true;
     var id = st.msg.call.id;
+    var ta = st.el.querySelector("textarea"), btn = st.el.querySelector(".save-notes");
+    var status = st.el.querySelector(".notes-form .status");
+    var lock = !ta.value;
+    if (lock) { ta.readOnly = true; btn.disabled = true; status.textContent = t("agent.notes_loading"); }
+    function unlock(msg) {
+      if (!lock) return;
+      ta.readOnly = false;
+      if (!st.saving) btn.disabled = false;
+      status.textContent = msg;
+    }
     A.api("GET", "/api/v1/calls/" + encodeURIComponent(id)).then(function (rec) {
+      unlock("");
       if (!calls[id]) return;
-      var ta = st.el.querySelector("textarea");
       if (Array.isArray(rec.notes)) {
         st.entries = rec.notes.filter(function (n) { return n && n.author !== A.me; });
         rec.notes.forEach(function (n) { if (n && n.author === A.me && !ta.value) { ta.value = n.text || ""; st.notesSaved = true; } });
@@ -311,7 +323,11 @@
       }
       if (rec.regarding && !st.regarding) st.regarding = rec.regarding;
       render(id);
-    }).catch(function () { st.notesAsked = false; });
+    }).catch(function (err) {
+      st.notesAsked = false;
+      // Not in the journal yet (a call that just began): there is nothing to save over.
+      unlock(err.status === 404 ? "" : t("agent.notes_not_loaded", { reason: err.message }));
+    });
   }
 
   function cardFor(msg) {
