@@ -105,6 +105,14 @@ func TestBrowserMultiMatchPickIsRemembered(t *testing.T) {
 func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	ts := start(t)
 	ctx := ts.login(t, "carol")
+	// What the form holds the moment it opens, before the number's formats are in: the
+	// name from the caller ID, not an empty form that fills (over her typing) later.
+	run(t, ctx, chromedp.Evaluate(`new MutationObserver(function (ms) {
+		ms.forEach(function (m) {
+			if (m.target.matches && m.target.matches(".create") && m.target.open && window.atOpen === undefined)
+				window.atOpen = m.target.querySelector("input[name=first_name]").value;
+		});
+	}).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["open"] })`, nil))
 	ts.event(t, map[string]any{"event": "ringing", "call_id": "new-1", "from": "+49 89 4445556", "from_name": "Erika Mustermann", "extension": "202"})
 	card := cardSel("new-1")
 	run(t, ctx,
@@ -121,6 +129,11 @@ func TestBrowserUnknownCallerCreateContact(t *testing.T) {
 	)
 	if first != "Erika" || last != "Mustermann" || phone != "+49 89 4445556" {
 		t.Errorf("pre-filled first/last/phone = %q/%q/%q", first, last, phone)
+	}
+	var atOpen string
+	run(t, ctx, chromedp.Evaluate(`String(window.atOpen)`, &atOpen))
+	if atOpen != "Erika" {
+		t.Errorf("first name when the form opened = %q, want Erika", atOpen)
 	}
 	if got := text(t, ctx, card+" .formats"); !strings.Contains(got, "089 4445556") || !strings.Contains(got, "+49894445556") {
 		t.Errorf("formats = %q, want the national and E.164 forms", got)

@@ -229,18 +229,23 @@
     if (hadFocus) cards.focus({ preventScroll: true });
   }
 
+  // fillCreate fills the create form from the caller ID at once, and the number's
+  // international format once it is known, unless she has changed the number by then.
   function fillCreate(st) {
-    if (st.createFilled) return;
     var c = st.msg.call;
     var f = st.el.querySelector(".create-form");
-    if (!st.info && c.remote.number) return; // wait for the formatted number
-    st.createFilled = true;
-    var nm = splitName(c.remote.name);
-    f.salutation.value = nm[0];
-    f.first_name.value = cut(nm[1], 100);
-    f.last_name.value = cut(nm[2], 100);
+    if (!st.createFilled) {
+      st.createFilled = true;
+      var nm = splitName(c.remote.name);
+      f.salutation.value = nm[0];
+      f.first_name.value = cut(nm[1], 100);
+      f.last_name.value = cut(nm[2], 100);
+      f.phone.value = st.createPhone = c.remote.number || cut(c.remote.raw, 64);
+    }
+    if (st.createFormatted || (!st.info && c.remote.number)) return;
+    st.createFormatted = true;
     var info = st.info || {};
-    f.phone.value = info.international || c.remote.number || cut(c.remote.raw, 64);
+    if (info.international && f.phone.value === st.createPhone) f.phone.value = info.international;
     var fm = [];
     if (info.national) fm.push(t("agent.fmt_national", { number: info.national }));
     if (c.remote.number) fm.push("E.164: " + c.remote.number);
