@@ -556,9 +556,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		go func() { errs <- d.LogCall(ctx, a) }()
 		// Wait until it is sent or waiting, so that they are in a known order.
-		for fake.Stats().Requests-base+d.batches.queued() < i+1 {
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(t, fmt.Sprintf("write %d sent or waiting", i), func() bool { return fake.Stats().Requests-base+d.batches.queued() >= i+1 })
 	}
 	if got := d.batches.queued(); got != queued {
 		t.Fatalf("%d change sets waiting, want %d (the others in flight)", got, queued)
@@ -605,17 +603,16 @@ func TestGroupCommitCancel(t *testing.T) {
 		return crm.Activity{Key: fmt.Sprintf("call:c-%d", i), Direction: "inbound", Number: "+4930111", Duration: time.Minute}
 	}
 	errs := make(chan error, maxBatchesInFlight+1)
+	// One write at a time, each held at the CRM before the next starts: started together,
+	// two could share a $batch (group commit) and leave a sending slot free (CI hung so).
+	base := fake.Stats().Requests
 	for i := range maxBatchesInFlight {
 		go func() { errs <- d.LogCall(t.Context(), a(i)) }()
-	}
-	for fake.Stats().Requests < maxBatchesInFlight {
-		time.Sleep(time.Millisecond)
+		waitFor(t, fmt.Sprintf("write %d at the CRM", i), func() bool { return fake.Stats().Requests >= base+i+1 })
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { errs <- d.LogCall(ctx, a(99)) }()
-	for d.batches.queued() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the fifth write waiting for a slot", func() bool { return d.batches.queued() >= 1 })
 	cancel()
 	if err := <-errs; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the write given up: %v", err)
@@ -636,5 +633,17 @@ func TestGroupCommitCancel(t *testing.T) {
 	}
 	if _, ok := fake.Record("phonecall", ActivityID("call:c-99")); ok {
 		t.Error("the write given up was written")
+	}
+}
+
+// waitFor polls cond until it holds, failing the test (not hanging it) after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
